@@ -1,0 +1,38 @@
+//! Plain domain types: no I/O, no SQL.
+//!
+//! Values that any combination of fields makes valid are structs with `pub`
+//! fields. Values with preconditions (an e-mail address, a currency code, a
+//! decimal) are newtypes whose constructors validate.
+//! `New*` types are what a caller hands in; the saved types carry the id and
+//! timestamps the store assigned.
+
+#[macro_use]
+mod code;
+mod contact;
+mod event;
+pub(crate) mod field;
+mod ids;
+mod interaction;
+pub(crate) mod party;
+mod relationship;
+mod search;
+
+pub use crate::model::code::Lang;
+pub use crate::model::contact::{
+    Consent, ContactKind, ContactPoint, NewConsent, NewContactPoint, normalize_email,
+    normalize_phone,
+};
+pub use crate::model::event::{Event, EventKind};
+pub use crate::model::field::{Decimal, FieldDef, FieldType, FieldValue};
+pub use crate::model::ids::{ContactPointId, InteractionId, PartyId, RelationshipId, TaskId};
+pub use crate::model::interaction::{
+    Channel, Direction, Interaction, Link, NewInteraction, NewTask, Task, TaskStatus,
+};
+pub use crate::model::party::{
+    Currency, ExternalId, LifecycleStage, NewParty, Party, PartyFilter, PartyKind, PartyPatch,
+    Role, RoleSpan, StageChange, name_key,
+};
+pub use crate::model::relationship::{
+    HierarchyNode, NewRelationship, Relationship, RelationshipType, RollUp,
+};
+pub use crate::model::search::{DuplicateCandidate, DuplicateReason, Page, SearchHit};

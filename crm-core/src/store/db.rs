@@ -1,0 +1,345 @@
+//! The facade: [`Crm`] (a handle to one database) and [`Tx`] (one
+//! transaction).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::Error;
+use crate::store::schema;
+
+/// A source of the current time. Tests and simulations supply their own.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Most idle read connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+/// A handle to one crm database.
+///
+/// `Crm` is cheap to clone and can be shared between threads (`Send + Sync`).
+/// Writes are serialised; reads run on their own connections and are not
+/// blocked by a writer (SQLite WAL mode). Several processes may open the same
+/// file.
+///
+/// # Examples
+///
+/// ```
+/// use crm_core::{Crm, NewParty, Role};
+///
+/// let crm = Crm::open_in_memory()?;
+/// let id = crm.write(|tx| Ok(tx.create_party(NewParty::person("Ada Lovelace").with_role(Role::Customer))?.id))?;
+/// let party = crm.read(|tx| tx.get_party(id))?;
+/// assert_eq!(party.name, "Ada Lovelace");
+/// # Ok::<(), crm_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Crm {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    clock: Clock,
+    actor: String,
+}
+
+impl std::fmt::Debug for Crm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Crm").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+/// Options for opening a [`Crm`]. Made by [`Crm::builder`].
+#[must_use]
+pub struct CrmBuilder {
+    clock: Option<Clock>,
+    actor: String,
+    create: bool,
+}
+
+impl CrmBuilder {
+    /// Uses `clock` instead of the system clock for every timestamp the
+    /// library writes.
+    pub fn clock(
+        mut self,
+        clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static,
+    ) -> CrmBuilder {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The actor recorded on events when a write names none (default `app`).
+    pub fn actor(mut self, actor: impl Into<String>) -> CrmBuilder {
+        self.actor = actor.into();
+        self
+    }
+
+    /// Refuses to create the file if it does not exist (default: create).
+    pub fn must_exist(mut self) -> CrmBuilder {
+        self.create = false;
+        self
+    }
+
+    /// Opens (creating and migrating as needed) the database at `path`.
+    ///
+    /// # Errors
+    ///
+    /// See [`Crm::open`].
+    pub fn open(self, path: impl AsRef<Path>) -> crate::Result<Crm> {
+        self.open_path(path.as_ref())
+    }
+
+    fn open_path(self, path: &Path) -> crate::Result<Crm> {
+        if !self.create && !path.exists() {
+            return Err(Error::not_found("database", path.display()));
+        }
+        let mut conn = schema::connect(path, self.create)?;
+        schema::migrate(&mut conn, path)?;
+        Ok(self.finish(Some(path.to_owned()), conn))
+    }
+
+    /// Opens a private in-memory database (gone when the last clone is
+    /// dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if SQLite cannot allocate it.
+    pub fn open_in_memory(self) -> crate::Result<Crm> {
+        let mut conn = schema::connect_in_memory()?;
+        schema::migrate(&mut conn, Path::new(":memory:"))?;
+        Ok(self.finish(None, conn))
+    }
+
+    fn finish(self, path: Option<PathBuf>, conn: Connection) -> Crm {
+        Crm {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(conn),
+                readers: Mutex::new(Vec::new()),
+                clock: self.clock.unwrap_or_else(|| Arc::new(Utc::now)),
+                actor: self.actor,
+            }),
+        }
+    }
+}
+
+impl Crm {
+    /// Opens the database at `path`, creating it if needed and upgrading an
+    /// older schema.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::DataCorruption`] if the file is not a crm database.
+    /// - [`Error::IncompatibleVersion`] if it was written by a newer version.
+    /// - [`Error::Storage`] if SQLite cannot open it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let crm = crm_core::Crm::open(dir.path().join("customers.db"))?;
+    /// assert_eq!(crm.read(|tx| tx.count_parties())?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> crate::Result<Crm> {
+        Crm::builder().open(path)
+    }
+
+    /// Opens a private in-memory database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if SQLite cannot allocate it.
+    pub fn open_in_memory() -> crate::Result<Crm> {
+        Crm::builder().open_in_memory()
+    }
+
+    /// Options for opening: a clock, the default actor, ….
+    pub fn builder() -> CrmBuilder {
+        CrmBuilder { clock: None, actor: "app".to_owned(), create: true }
+    }
+
+    /// The database file, or `None` for an in-memory database.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// The current time by this handle's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.inner.clock)()
+    }
+
+    /// Runs `f` in a read transaction: it sees one consistent snapshot.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns, or [`Error::Storage`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let crm = crm_core::Crm::open_in_memory()?;
+    /// let n = crm.read(|tx| tx.count_parties())?;
+    /// assert_eq!(n, 0);
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> crate::Result<T>) -> crate::Result<T> {
+        if self.inner.path.is_none() {
+            let mut conn = self.lock_writer();
+            let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let tx = Tx::new(&sql_tx, self.now(), self.inner.actor.clone());
+            return f(&tx);
+        }
+        let mut conn = self.take_reader()?;
+        let result = (|| {
+            let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let tx = Tx::new(&sql_tx, self.now(), self.inner.actor.clone());
+            f(&tx)
+        })();
+        self.return_reader(conn);
+        result
+    }
+
+    /// Runs `f` in a write transaction that commits when `f` returns `Ok` and
+    /// rolls back otherwise (also if `f` panics). Events for every change are
+    /// written in the same transaction.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns, or [`Error::Storage`] (for example when another
+    /// process holds the write lock for longer than the busy timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crm_core::{Crm, NewParty, NewRelationship};
+    /// let crm = Crm::open_in_memory()?;
+    /// // Both parties and the edge commit together, or not at all.
+    /// crm.write(|tx| {
+    ///     let parent = tx.create_party(NewParty::organization("Acme Holding"))?;
+    ///     let child = tx.create_party(NewParty::organization("Acme Shanghai"))?;
+    ///     tx.relate(NewRelationship::new(child.id, "subsidiary-of", parent.id))?;
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(crm.read(|tx| tx.count_parties())?, 2);
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> crate::Result<T>) -> crate::Result<T> {
+        self.write_as(&self.inner.actor, f)
+    }
+
+    /// Like [`Crm::write`], recording `actor` on every event.
+    ///
+    /// # Errors
+    ///
+    /// As [`Crm::write`].
+    pub fn write_as<T>(
+        &self,
+        actor: &str,
+        f: impl FnOnce(&mut Tx<'_>) -> crate::Result<T>,
+    ) -> crate::Result<T> {
+        let mut conn = self.lock_writer();
+        let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = Tx::new(&sql_tx, self.now(), actor.to_owned());
+        let value = f(&mut tx)?;
+        drop(tx);
+        sql_tx.commit()?;
+        Ok(value)
+    }
+
+    /// Like [`Crm::write_as`], but `f` decides whether to commit: it returns
+    /// the value and `true` to commit, `false` to roll back.
+    pub(crate) fn write_deciding<T>(
+        &self,
+        actor: &str,
+        f: impl FnOnce(&mut Tx<'_>) -> crate::Result<(T, bool)>,
+    ) -> crate::Result<T> {
+        let mut conn = self.lock_writer();
+        let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = Tx::new(&sql_tx, self.now(), actor.to_owned());
+        let (value, commit) = f(&mut tx)?;
+        drop(tx);
+        if commit {
+            sql_tx.commit()?;
+        } else {
+            sql_tx.rollback()?;
+        }
+        Ok(value)
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic inside `write` rolled its transaction back when the
+        // transaction was dropped, so the connection is still sound.
+        self.inner.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take_reader(&self) -> crate::Result<Connection> {
+        let idle =
+            self.inner.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        match (idle, &self.inner.path) {
+            (Some(conn), _) => Ok(conn),
+            (None, Some(path)) => schema::connect(path, false),
+            (None, None) => Err(Error::Internal("reader requested for in-memory database".into())),
+        }
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        let mut idle = self.inner.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS && conn.is_autocommit() {
+            idle.push(conn);
+        }
+    }
+}
+
+/// One transaction. Reads take `&Tx`, writes `&mut Tx`; get one from
+/// [`Crm::read`] or [`Crm::write`].
+pub struct Tx<'c> {
+    pub(crate) conn: &'c Connection,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) actor: String,
+}
+
+impl<'c> Tx<'c> {
+    pub(crate) fn new(conn: &'c Connection, now: DateTime<Utc>, actor: String) -> Tx<'c> {
+        Tx { conn, now, actor }
+    }
+
+    /// The time this transaction started, by the handle's clock. Every
+    /// timestamp the transaction writes uses it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The actor recorded on events.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Runs `f` inside a savepoint: if it fails, everything it wrote is
+    /// undone and the transaction goes on.
+    pub(crate) fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Tx<'c>) -> crate::Result<T>,
+    ) -> crate::Result<T> {
+        self.conn.execute_batch("SAVEPOINT crm_row")?;
+        match f(self) {
+            Ok(value) => {
+                self.conn.execute_batch("RELEASE crm_row")?;
+                Ok(value)
+            }
+            Err(error) => {
+                self.conn.execute_batch("ROLLBACK TO crm_row; RELEASE crm_row")?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Changes the actor recorded on the events that follow.
+    pub fn set_actor(&mut self, actor: impl Into<String>) {
+        self.actor = actor.into();
+    }
+}

@@ -1,0 +1,22 @@
+//! Storage on SQLite. This is the only module that writes SQL.
+//!
+//! One module per aggregate, each adding methods to [`Tx`]: reads take
+//! `&self`, writes `&mut self` and append to the event log in the same
+//! transaction.
+
+mod codec;
+mod db;
+mod event;
+mod interaction;
+mod merge;
+mod party;
+mod privacy;
+mod relationship;
+pub(crate) mod schema;
+mod search;
+
+pub use crate::store::db::{Clock, Crm, CrmBuilder, Tx};
+pub use crate::store::merge::MergeReport;
+pub use crate::store::party::Upserted;
+pub use crate::store::privacy::ERASED_NAME;
+pub use crate::store::schema::{OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION};

@@ -1,0 +1,234 @@
+//! Full-text search (FTS5, trigram tokenizer) and duplicate candidates.
+
+use rusqlite::params;
+
+use crate::model::{DuplicateCandidate, DuplicateReason, Page, PartyId, SearchHit};
+use crate::store::Tx;
+use crate::store::codec::{collect, get, get_parsed};
+use crate::store::event::limit_param;
+
+/// Queries shorter than this many characters cannot use the trigram index.
+const TRIGRAM: usize = 3;
+
+impl Tx<'_> {
+    /// Searches names, notes and interaction text of live parties. Every
+    /// whitespace-separated term must occur (as a substring, case-insensitive);
+    /// Chinese needs no spaces: `张伟` and `伟` both find `张伟`.
+    ///
+    /// Results are ranked (name matches first, then by BM25 relevance) and
+    /// paged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty query.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let crm = crm_core::Crm::open_in_memory()?;
+    /// crm.write(|tx| tx.create_party(crm_core::NewParty::person("张伟")).map(|_| ()))?;
+    /// let hits = crm.read(|tx| tx.search("伟", 0, 10))?;
+    /// assert_eq!(hits.total, 1);
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn search(&self, query: &str, offset: u64, limit: u64) -> crate::Result<Page<SearchHit>> {
+        let terms: Vec<&str> = query.split_whitespace().collect();
+        if terms.is_empty() {
+            return Err(crate::Error::invalid("query", "must not be empty"));
+        }
+        // Each source gives (party, entity, entity id, text, score); the
+        // score is negated BM25 when the index can be used, else a constant.
+        let use_index = terms.iter().all(|t| t.chars().count() >= TRIGRAM);
+        let (filter, values) = if use_index {
+            let expression = terms
+                .iter()
+                .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            ("s.text MATCH ?1".to_owned(), vec![expression])
+        } else {
+            let mut clauses = Vec::new();
+            let mut values = Vec::new();
+            for (index, term) in terms.iter().enumerate() {
+                clauses.push(format!("s.text LIKE ?{} ESCAPE '\\'", index + 1));
+                values.push(format!("%{}%", escape_like(term)));
+            }
+            (clauses.join(" AND "), values)
+        };
+        let rank = if use_index { "-bm25(s)" } else { "0.0" };
+        let sql = format!(
+            "SELECT party_id, entity, entity_id, text, score FROM (
+                SELECT p.id AS party_id, 'party' AS entity, p.id AS entity_id, s.text AS text,
+                       {rank} + 1000.0 AS score
+                FROM party_search s JOIN parties p ON p.rowid = s.rowid
+                WHERE {filter} AND p.deleted_at IS NULL
+                UNION ALL
+                SELECT i.party_id, 'interaction', i.id, s.text, {rank}
+                FROM interaction_search s JOIN interactions i ON i.rowid = s.rowid
+                JOIN parties p ON p.id = i.party_id
+                WHERE {filter} AND p.deleted_at IS NULL
+            )"
+        );
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM ({sql})"),
+            rusqlite::params_from_iter(values.iter()),
+            |row| row.get(0),
+        )?;
+        let paged = format!(
+            "{sql} ORDER BY score DESC, length(text), entity_id LIMIT {} OFFSET {}",
+            limit_param(limit),
+            limit_param(offset)
+        );
+        let mut stmt = self.conn.prepare_cached(&paged)?;
+        let needle = terms.first().copied().unwrap_or_default();
+        let items = collect(&mut stmt, rusqlite::params_from_iter(values.iter()), |row| {
+            let text: String = get(row, "text")?;
+            Ok(SearchHit {
+                party_id: get_parsed(row, "party_id")?,
+                entity: get(row, "entity")?,
+                entity_id: get(row, "entity_id")?,
+                snippet: snippet(&text, needle, 40),
+                score: get(row, "score")?,
+            })
+        })?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    }
+
+    /// Pairs of live parties that share a normalised e-mail address, phone
+    /// number or name, at most `limit` of them (e-mail first, then phone,
+    /// then name).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn duplicate_candidates(&self, limit: u64) -> crate::Result<Vec<DuplicateCandidate>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a, b, reason, value FROM (
+                SELECT ca.party_id AS a, cb.party_id AS b,
+                       CASE WHEN ca.kind = 'email' THEN 'email' ELSE 'phone' END AS reason,
+                       ca.normalized AS value,
+                       CASE WHEN ca.kind = 'email' THEN 0 ELSE 1 END AS ord
+                FROM contact_points ca
+                JOIN contact_points cb ON cb.normalized = ca.normalized AND cb.party_id > ca.party_id
+                    AND (cb.kind = ca.kind OR (ca.kind IN ('phone', 'mobile', 'fax')
+                                               AND cb.kind IN ('phone', 'mobile', 'fax')))
+                JOIN parties pa ON pa.id = ca.party_id AND pa.deleted_at IS NULL
+                JOIN parties pb ON pb.id = cb.party_id AND pb.deleted_at IS NULL
+                WHERE ca.kind IN ('email', 'phone', 'mobile', 'fax')
+                UNION
+                SELECT pa.id, pb.id, 'name', pa.name_key, 2
+                FROM parties pa
+                JOIN parties pb ON pb.name_key = pa.name_key AND pb.id > pa.id
+                    AND pb.kind = pa.kind AND pb.deleted_at IS NULL
+                WHERE pa.deleted_at IS NULL AND pa.name_key != ''
+            )
+            GROUP BY a, b, reason
+            ORDER BY min(ord), a, b
+            LIMIT ?1",
+        )?;
+        collect(&mut stmt, params![limit_param(limit)], |row| {
+            Ok(DuplicateCandidate {
+                a: get_parsed(row, "a")?,
+                b: get_parsed(row, "b")?,
+                reason: get::<String>(row, "reason")?.parse::<DuplicateReason>()?,
+                value: get(row, "value")?,
+            })
+        })
+    }
+
+    /// Writes a new party's text to the index (its row was just inserted).
+    pub(crate) fn index_party_text(
+        &self,
+        key: &str,
+        name: &str,
+        notes: Option<&str>,
+    ) -> crate::Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO party_search (rowid, text) SELECT rowid, ?2 FROM parties WHERE id = ?1",
+        )?;
+        stmt.execute(params![key, party_text(name, notes)])?;
+        Ok(())
+    }
+
+    /// Brings a party's index entry in line with its row.
+    pub(crate) fn reindex_party(&self, id: PartyId) -> crate::Result<()> {
+        let key = id.to_string();
+        let mut delete = self.conn.prepare_cached(
+            "DELETE FROM party_search WHERE rowid = (SELECT rowid FROM parties WHERE id = ?1)",
+        )?;
+        delete.execute(params![key])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO party_search (rowid, text)
+             SELECT rowid, name || coalesce(char(10) || notes, '')
+             FROM parties WHERE id = ?1 AND deleted_at IS NULL",
+        )?;
+        insert.execute(params![key])?;
+        Ok(())
+    }
+
+    /// Brings the index entries of a party's interactions in line.
+    pub(crate) fn reindex_interactions_of(&self, id: PartyId) -> crate::Result<()> {
+        let key = id.to_string();
+        self.conn.execute(
+            "DELETE FROM interaction_search WHERE rowid IN
+                 (SELECT rowid FROM interactions WHERE party_id = ?1)",
+            params![key],
+        )?;
+        self.conn.execute(
+            "INSERT INTO interaction_search (rowid, text)
+             SELECT i.rowid, i.subject || coalesce(char(10) || i.body, '') || coalesce(char(10) || i.outcome, '')
+             FROM interactions i JOIN parties p ON p.id = i.party_id
+             WHERE i.party_id = ?1 AND p.deleted_at IS NULL",
+            params![key],
+        )?;
+        Ok(())
+    }
+}
+
+fn party_text(name: &str, notes: Option<&str>) -> String {
+    match notes {
+        Some(notes) => format!("{name}\n{notes}"),
+        None => name.to_owned(),
+    }
+}
+
+fn escape_like(term: &str) -> String {
+    term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Up to `width` characters of `text` around the first case-insensitive
+/// occurrence of `needle`, on one line.
+fn snippet(text: &str, needle: &str, width: usize) -> String {
+    let flat: Vec<char> = text.chars().map(|c| if c == '\n' { ' ' } else { c }).collect();
+    let lower: Vec<char> = flat.iter().flat_map(|c| c.to_lowercase()).collect();
+    let needle: Vec<char> = needle.chars().flat_map(char::to_lowercase).collect();
+    // Lower-casing can change lengths; fall back to the start then.
+    let at = if lower.len() == flat.len() && !needle.is_empty() {
+        lower.windows(needle.len()).position(|w| w == needle.as_slice()).unwrap_or(0)
+    } else {
+        0
+    };
+    let start = at.saturating_sub(width / 3);
+    let end = (start + width).min(flat.len());
+    let mut out: String = flat[start..end].iter().collect();
+    if start > 0 {
+        out.insert(0, '…');
+    }
+    if end < flat.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_centres_on_match() {
+        let text = "a".repeat(100) + "needle" + &"b".repeat(100);
+        let s = snippet(&text, "NEEDLE", 30);
+        assert!(s.contains("needle") && s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert_eq!(snippet("短文本", "文", 30), "短文本");
+    }
+}
