@@ -39,35 +39,44 @@ impl Tx<'_> {
         // Each source gives (party, entity, entity id, text, score); the
         // score is negated BM25 when the index can be used, else a constant.
         let use_index = terms.iter().all(|t| t.chars().count() >= TRIGRAM);
-        let (filter, values) = if use_index {
+        let mut values = Vec::new();
+        let filter = |table: &str| -> String {
+            if use_index {
+                format!("{table} MATCH ?1")
+            } else {
+                (1..=terms.len())
+                    .map(|n| format!("{table}.text LIKE ?{n} ESCAPE '\\'"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            }
+        };
+        if use_index {
             let expression = terms
                 .iter()
                 .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
                 .collect::<Vec<_>>()
                 .join(" AND ");
-            ("s.text MATCH ?1".to_owned(), vec![expression])
+            values.push(expression);
         } else {
-            let mut clauses = Vec::new();
-            let mut values = Vec::new();
-            for (index, term) in terms.iter().enumerate() {
-                clauses.push(format!("s.text LIKE ?{} ESCAPE '\\'", index + 1));
-                values.push(format!("%{}%", escape_like(term)));
-            }
-            (clauses.join(" AND "), values)
-        };
-        let rank = if use_index { "-bm25(s)" } else { "0.0" };
+            values.extend(terms.iter().map(|term| format!("%{}%", escape_like(term))));
+        }
+        let rank = |table: &str| if use_index { format!("-bm25({table})") } else { "0.0".into() };
         let sql = format!(
             "SELECT party_id, entity, entity_id, text, score FROM (
-                SELECT p.id AS party_id, 'party' AS entity, p.id AS entity_id, s.text AS text,
-                       {rank} + 1000.0 AS score
-                FROM party_search s JOIN parties p ON p.rowid = s.rowid
-                WHERE {filter} AND p.deleted_at IS NULL
+                SELECT p.id AS party_id, 'party' AS entity, p.id AS entity_id,
+                       party_search.text AS text, {} + 1000.0 AS score
+                FROM party_search JOIN parties p ON p.rowid = party_search.rowid
+                WHERE {} AND p.deleted_at IS NULL
                 UNION ALL
-                SELECT i.party_id, 'interaction', i.id, s.text, {rank}
-                FROM interaction_search s JOIN interactions i ON i.rowid = s.rowid
+                SELECT i.party_id, 'interaction', i.id, interaction_search.text, {}
+                FROM interaction_search JOIN interactions i ON i.rowid = interaction_search.rowid
                 JOIN parties p ON p.id = i.party_id
-                WHERE {filter} AND p.deleted_at IS NULL
-            )"
+                WHERE {} AND p.deleted_at IS NULL
+            )",
+            rank("party_search"),
+            filter("party_search"),
+            rank("interaction_search"),
+            filter("interaction_search"),
         );
         let total: i64 = self.conn.query_row(
             &format!("SELECT count(*) FROM ({sql})"),
