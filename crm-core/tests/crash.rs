@@ -5,6 +5,8 @@
 //! The test binary plays both parts: run with `CRM_CRASH_CHILD` set, the
 //! `child_imports_until_killed` test is the child.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,5 +1,7 @@
 //! Integration tests through the public facade only.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod events;
 mod import;
 mod merge;

@@ -8,7 +8,7 @@ use crm_core::{Crm, Error};
 
 /// An in-memory database whose clock starts at 2026-01-05 09:00 UTC and
 /// advances one second per transaction.
-pub fn crm() -> Crm {
+pub(crate) fn crm() -> Crm {
     let tick = Arc::new(AtomicI64::new(0));
     Crm::builder()
         .clock(move || start() + chrono::Duration::seconds(tick.fetch_add(1, Ordering::SeqCst)))
@@ -16,17 +16,17 @@ pub fn crm() -> Crm {
         .unwrap()
 }
 
-pub fn start() -> DateTime<Utc> {
+pub(crate) fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()
 }
 
 /// Everything observable about the database: party count and last event.
-pub fn fingerprint(crm: &Crm) -> (u64, i64) {
+pub(crate) fn fingerprint(crm: &Crm) -> (u64, i64) {
     crm.read(|tx| Ok((tx.count_parties()?, tx.last_event_seq()?))).unwrap()
 }
 
 /// Runs a write that must fail, and checks that it changed nothing.
-pub fn fails_cleanly<T: std::fmt::Debug>(
+pub(crate) fn fails_cleanly<T: std::fmt::Debug>(
     crm: &Crm,
     f: impl FnOnce(&mut crm_core::Tx<'_>) -> crm_core::Result<T>,
 ) -> Error {
