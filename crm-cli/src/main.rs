@@ -1,1 +1,319 @@
-fn main() {}
+//! `crm`: the command-line face of crm-core.
+//!
+//! Exit codes: 0 ok, 2 bad input (invalid data, unknown ids, wrong files),
+//! 1 anything else. Errors go to standard error as one line plus context.
+
+mod demo;
+mod show;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use crm_core::{Crm, Error, ImportKind, ImportOptions};
+
+/// An embeddable CRM on one SQLite file.
+#[derive(Debug, Parser)]
+#[command(name = "crm", version, about, long_about = None)]
+struct Cli {
+    /// The database file.
+    #[arg(long, global = true, env = "CRM_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an empty database (or upgrade an existing one).
+    Init,
+    /// Import parties, relationships or interactions from CSV or JSON Lines.
+    Import {
+        /// What the file holds.
+        kind: Kind,
+        /// The file (`.csv`, or `.jsonl` / `.ndjson` for JSON Lines).
+        file: PathBuf,
+        /// Write valid rows and skip invalid ones (default: all or nothing).
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Write the invalid rows, with the reason, to this CSV file.
+        #[arg(long, value_name = "OUT.csv")]
+        errors: Option<PathBuf>,
+        /// Read header FROM as column TO (repeatable), e.g. --map "E-Mail=email".
+        #[arg(long = "map", value_name = "FROM=TO")]
+        column_map: Vec<String>,
+        /// Country of national phone numbers (ISO 3166 alpha-2, e.g. CN).
+        #[arg(long)]
+        country: Option<String>,
+        /// Rows per committed batch with --skip-invalid.
+        #[arg(long, default_value_t = 10_000)]
+        batch_size: usize,
+    },
+    /// Full-text search over names, notes and interactions.
+    Search {
+        /// Words to find (Chinese needs no spaces).
+        text: String,
+        /// Most results to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Results to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    /// Look at parties.
+    Party {
+        #[command(subcommand)]
+        command: PartyCommand,
+    },
+    /// Read the change feed.
+    Events {
+        /// Show events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+        /// Most events to show.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List likely duplicate parties.
+    Duplicates {
+        /// Most pairs to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Merge party ABSORB into party KEEP (ids or system:value external ids).
+    Merge {
+        /// The surviving party.
+        keep: String,
+        /// The party merged into it.
+        absorb: String,
+    },
+    /// Print everything held on a party as JSON.
+    ExportParty {
+        /// Party id or system:value external id.
+        party: String,
+    },
+    /// Build a demo database with a realistic generated data set and tour it.
+    Demo {
+        /// Number of person customers to generate.
+        #[arg(long, default_value_t = 2_500)]
+        people: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PartyCommand {
+    /// Show one party by id or system:value external id.
+    Show {
+        /// Party id or system:value external id.
+        party: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Parties,
+    Relationships,
+    Interactions,
+}
+
+impl From<Kind> for ImportKind {
+    fn from(kind: Kind) -> ImportKind {
+        match kind {
+            Kind::Parties => ImportKind::Parties,
+            Kind::Relationships => ImportKind::Relationships,
+            Kind::Interactions => ImportKind::Interactions,
+        }
+    }
+}
+
+/// A failure with the exit code it maps to and optional context.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+    context: Vec<String>,
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Failure {
+        Failure { code: 2, message: message.into(), context: Vec::new() }
+    }
+
+    pub(crate) fn context(mut self, line: impl Into<String>) -> Failure {
+        self.context.push(line.into());
+        self
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        let code = match error {
+            Error::Storage(_) | Error::Internal(_) => 1,
+            _ => 2,
+        };
+        Failure { code, message: error.to_string(), context: Vec::new() }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Failure {
+        Failure { code: 1, message: error.to_string(), context: Vec::new() }
+    }
+}
+
+pub(crate) type CliResult<T = ()> = Result<T, Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            for line in failure.context {
+                eprintln!("  {line}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    if let Command::Demo { people, seed } = cli.command {
+        return demo::run(cli.db.as_deref(), people, seed);
+    }
+    let Some(db) = cli.db else {
+        return Err(Failure::usage("no database given: pass --db PATH (or set CRM_DB)"));
+    };
+    if let Command::Init = cli.command {
+        let crm = Crm::open(&db).map_err(|e| Failure::from(e).context(format!("opening {}", db.display())))?;
+        let n = crm.read(|tx| tx.count_parties())?;
+        println!("{}: crm database, schema version {}, {n} parties", db.display(), crm_core::SCHEMA_VERSION);
+        return Ok(());
+    }
+    let crm = open_existing(&db)?;
+    match cli.command {
+        Command::Init | Command::Demo { .. } => Ok(()),
+        Command::Import { kind, file, skip_invalid, errors, column_map, country, batch_size } => {
+            let mut options = ImportOptions::default().batch_size(batch_size);
+            if skip_invalid {
+                options = options.skip_invalid();
+            }
+            for pair in &column_map {
+                let Some((from, to)) = pair.split_once('=') else {
+                    return Err(Failure::usage(format!("--map `{pair}` is not FROM=TO")));
+                };
+                options = options.map_column(from, to);
+            }
+            if let Some(country) = country {
+                options = options.default_country(country);
+            }
+            import(&crm, kind.into(), &file, &options, errors.as_deref())
+        }
+        Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
+        Command::Party { command: PartyCommand::Show { party, json } } => show::party(&crm, &party, json),
+        Command::Events { since, limit, json } => show::events(&crm, since, limit, json),
+        Command::Duplicates { limit } => show::duplicates(&crm, limit),
+        Command::Merge { keep, absorb } => {
+            let report = crm.write_as("cli", |tx| {
+                let keep = tx.resolve_party(&keep)?;
+                let absorb = tx.resolve_party(&absorb)?;
+                tx.merge(keep.id, absorb.id)
+            })?;
+            println!(
+                "merged {} into {}: moved {} contact points, {} relationships, {} interactions, {} tasks, {} external ids",
+                report.absorbed,
+                report.kept,
+                report.contact_points,
+                report.relationships,
+                report.interactions,
+                report.tasks,
+                report.external_ids
+            );
+            Ok(())
+        }
+        Command::ExportParty { party } => {
+            let doc = crm.read(|tx| {
+                let party = tx.resolve_party(&party)?;
+                tx.export_party(party.id)
+            })?;
+            println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| Failure::usage(e.to_string()))?);
+            Ok(())
+        }
+    }
+}
+
+fn open_existing(db: &Path) -> CliResult<Crm> {
+    Crm::builder().actor("cli").must_exist().open(db).map_err(|error| {
+        let hint = if matches!(error, Error::NotFound { .. }) {
+            format!("create it with: crm --db {} init", db.display())
+        } else {
+            format!("opening {}", db.display())
+        };
+        Failure::from(error).context(hint)
+    })
+}
+
+fn import(
+    crm: &Crm,
+    kind: ImportKind,
+    file: &Path,
+    options: &ImportOptions,
+    errors_out: Option<&Path>,
+) -> CliResult {
+    let total = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = crm
+        .import_file(kind, file, options, &mut |progress| {
+            bar.set_position(progress.bytes_read);
+            bar.set_message(format!(
+                "{} rows, {} invalid, {} committed",
+                progress.rows_read, progress.rows_invalid, progress.rows_committed
+            ));
+        })
+        .map_err(|e| Failure::from(e).context(format!("importing {} from {}", kind.code(), file.display())))?;
+    bar.finish_and_clear();
+    if let Some(out) = errors_out {
+        report.write_errors_csv(out)?;
+    }
+    println!(
+        "{}: {} rows read, {} created, {} updated, {} unchanged, {} invalid{}",
+        file.display(),
+        report.rows_read,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.errors.len(),
+        if report.committed { "" } else { " — nothing written" }
+    );
+    if report.errors.is_empty() {
+        return Ok(());
+    }
+    for error in report.errors.iter().take(20) {
+        eprintln!("  {error}");
+    }
+    if report.errors.len() > 20 {
+        eprintln!("  … and {} more", report.errors.len() - 20);
+    }
+    if let Some(out) = errors_out {
+        eprintln!("  invalid rows written to {}", out.display());
+    }
+    if report.committed {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!("{} invalid rows; nothing was imported", report.errors.len()))
+            .context("fix the rows, or pass --skip-invalid to import the valid ones"))
+    }
+}

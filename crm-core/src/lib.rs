@@ -115,3 +115,8 @@ pub use crate::store::{
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

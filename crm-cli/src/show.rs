@@ -1,0 +1,173 @@
+//! Printing parties, search hits, events and duplicates for people.
+
+use crm_core::{Crm, Lang, Party};
+
+use crate::{CliResult, Failure};
+
+pub(crate) fn party(crm: &Crm, key: &str, json: bool) -> CliResult {
+    let (party, relationships, interactions, names) = crm.read(|tx| {
+        let party = tx.resolve_party(key)?;
+        let relationships = tx.relationships_of(party.id, None)?;
+        let interactions = tx.interactions_of(party.id, 0, 5)?;
+        let mut names = std::collections::HashMap::new();
+        for r in &relationships {
+            for id in [r.from, r.to] {
+                if let Some(other) = tx.find_party(id)? {
+                    names.insert(id, other.name);
+                }
+            }
+        }
+        Ok((party, relationships, interactions, names))
+    })?;
+    if json {
+        println!("{}", to_json(&party)?);
+        return Ok(());
+    }
+    let lang = party.language.as_deref().map_or(Lang::En, Lang::from_tag);
+    print_party(&party, lang);
+    if !relationships.is_empty() {
+        println!("relationships:");
+        for r in &relationships {
+            let name = |id| names.get(&id).map_or("?", String::as_str);
+            let role = r.role.as_deref().map(|role| format!(" ({role})")).unwrap_or_default();
+            let span = match (r.since, r.until) {
+                (None, None) => String::new(),
+                (since, until) => format!(
+                    " [{} – {}]",
+                    since.map(|d| d.to_string()).unwrap_or_default(),
+                    until.map(|d| d.to_string()).unwrap_or_default()
+                ),
+            };
+            println!("  {} —{}→ {}{role}{span}", name(r.from), r.kind, name(r.to));
+        }
+    }
+    if interactions.total > 0 {
+        println!("interactions ({} in all, newest first):", interactions.total);
+        for i in &interactions.items {
+            println!(
+                "  {} {:<8} {:<8} {}{}",
+                i.at.format("%Y-%m-%d %H:%M"),
+                i.channel.label(lang),
+                i.direction.label(lang),
+                i.subject,
+                i.outcome.as_deref().map(|o| format!(" → {o}")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_party(party: &Party, lang: Lang) {
+    println!("{}  ({}, {})", party.name, party.kind.label(lang), party.id);
+    if let Some(deleted) = party.deleted_at {
+        match party.merged_into {
+            Some(into) => println!("  merged into {into} at {deleted}"),
+            None => println!("  deleted at {deleted}"),
+        }
+    }
+    let today = chrono::Utc::now().date_naive();
+    let roles: Vec<_> =
+        party.roles.iter().filter(|r| r.active_on(today)).map(|r| r.role.label(lang)).collect();
+    if !roles.is_empty() {
+        println!("  roles:    {}", roles.join(", "));
+    }
+    if let Some(stage) = party.stage {
+        println!("  stage:    {}", stage.label(lang));
+    }
+    if let Some(language) = &party.language {
+        println!("  language: {language}");
+    }
+    if let Some(currency) = party.currency {
+        println!("  currency: {currency}");
+    }
+    if !party.tags.is_empty() {
+        println!("  tags:     {}", party.tags.join(", "));
+    }
+    for external_id in &party.external_ids {
+        println!("  id:       {external_id}");
+    }
+    for contact in &party.contacts {
+        let consents: Vec<_> = contact
+            .consents
+            .iter()
+            .map(|c| format!("{}{}", if c.granted { "+" } else { "-" }, c.purpose))
+            .collect();
+        println!(
+            "  {:<9} {}{}",
+            format!("{}:", contact.kind.label(lang)),
+            contact.value,
+            if consents.is_empty() { String::new() } else { format!("  [{}]", consents.join(" ")) }
+        );
+    }
+    for (name, value) in &party.fields {
+        println!("  {name}: {}", value.to_text());
+    }
+    if let Some(notes) = &party.notes {
+        println!("  notes:    {notes}");
+    }
+}
+
+pub(crate) fn search(crm: &Crm, text: &str, offset: u64, limit: u64) -> CliResult {
+    let (page, names) = crm.read(|tx| {
+        let page = tx.search(text, offset, limit)?;
+        let mut names = Vec::with_capacity(page.items.len());
+        for hit in &page.items {
+            names.push(tx.get_party(hit.party_id)?.name);
+        }
+        Ok((page, names))
+    })?;
+    println!("{} results for `{text}`", page.total);
+    for (hit, name) in page.items.iter().zip(names) {
+        println!("  {:<12} {}  {}  {}", hit.entity, hit.party_id, name, hit.snippet);
+    }
+    Ok(())
+}
+
+pub(crate) fn events(crm: &Crm, since: i64, limit: u64, json: bool) -> CliResult {
+    let events = crm.read(|tx| tx.events_since(since, limit))?;
+    for event in &events {
+        if json {
+            println!("{}", serde_json::to_string(event).map_err(|e| Failure::usage(e.to_string()))?);
+        } else {
+            println!(
+                "{:>8} {} {:<14} {:<24} {} {}",
+                event.seq,
+                event.at.format("%Y-%m-%d %H:%M:%S"),
+                event.actor,
+                event.kind,
+                event.entity,
+                event.entity_id
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn duplicates(crm: &Crm, limit: u64) -> CliResult {
+    let rows = crm.read(|tx| {
+        let mut rows = Vec::new();
+        for candidate in tx.duplicate_candidates(limit)? {
+            let a = tx.get_party(candidate.a)?.name;
+            let b = tx.get_party(candidate.b)?.name;
+            rows.push((candidate, a, b));
+        }
+        Ok(rows)
+    })?;
+    println!("{} candidate pairs", rows.len());
+    for (candidate, a, b) in rows {
+        println!(
+            "  {:<6} {:<28} {} {}  ~  {} {}",
+            candidate.reason.code(),
+            candidate.value,
+            candidate.a,
+            a,
+            candidate.b,
+            b
+        );
+    }
+    Ok(())
+}
+
+fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
+    serde_json::to_string_pretty(value).map_err(|e| Failure::usage(e.to_string()))
+}

@@ -1,0 +1,137 @@
+//! The `crm` binary end to end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn crm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crm")).args(args).env_remove("CRM_DB").output().unwrap()
+}
+
+fn text(output: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+fn ok(args: &[&str]) -> String {
+    let output = crm(args);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "crm {args:?} failed: {stderr}");
+    stdout
+}
+
+fn db_arg(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn init_import_search_show_events_merge_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("shop.db"));
+    assert!(ok(&["--db", &db, "init"]).contains("schema version"));
+
+    let parties = dir.path().join("parties.csv");
+    std::fs::write(
+        &parties,
+        "external_id,name,roles,email,mobile,country\n\
+         erp:1,张伟,customer,zhang.wei@example.com,138 0013 8000,CN\n\
+         erp:2,Zhang Wei,customer,,+86 138-0013-8000,\n\
+         erp:3,Li Na,prospect,li.na@example.com,,\n",
+    )
+    .unwrap();
+    let out = ok(&["--db", &db, "import", "parties", parties.to_str().unwrap()]);
+    assert!(out.contains("3 rows read, 3 created"), "{out}");
+
+    let out = ok(&["--db", &db, "search", "伟"]);
+    assert!(out.starts_with("1 results for `伟`"), "{out}");
+
+    let out = ok(&["--db", &db, "party", "show", "erp:1"]);
+    assert!(out.contains("张伟") && out.contains("138 0013 8000"), "{out}");
+    let json = ok(&["--db", &db, "party", "show", "erp:1", "--json"]);
+    let party: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(party["contacts"][1]["normalized"], "+8613800138000");
+
+    let out = ok(&["--db", &db, "duplicates"]);
+    assert!(out.contains("phone"), "{out}");
+
+    let out = ok(&["--db", &db, "merge", "erp:1", "erp:2"]);
+    assert!(out.contains("moved 1 contact points"), "{out}");
+
+    let lines = ok(&["--db", &db, "events", "--since", "0", "--json"]);
+    let kinds: Vec<String> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "party.created").count(), 3);
+    assert!(kinds.contains(&"party.merged".to_owned()));
+
+    let export: serde_json::Value = serde_json::from_str(&ok(&["--db", &db, "export-party", "erp:2"])).unwrap();
+    assert_eq!(export["party"]["name"], "张伟", "erp:2 now belongs to the surviving party");
+}
+
+#[test]
+fn bad_input_exits_2_with_a_readable_message_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("shop.db"));
+    ok(&["--db", &db, "init"]);
+    let parties = dir.path().join("bad.csv");
+    std::fs::write(&parties, "name,email\nGood,good@example.com\nBad,bad@\n").unwrap();
+    let output = crm(&["--db", &db, "import", "parties", parties.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("line 3, column email: `bad@` is not an e-mail address"), "{stderr}");
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert!(ok(&["--db", &db, "init"]).contains("0 parties"));
+
+    let errors = dir.path().join("errors.csv");
+    let out = ok(&[
+        "--db",
+        &db,
+        "import",
+        "parties",
+        parties.to_str().unwrap(),
+        "--skip-invalid",
+        "--errors",
+        errors.to_str().unwrap(),
+    ]);
+    assert!(out.contains("1 created") && out.contains("1 invalid"), "{out}");
+    assert!(std::fs::read_to_string(&errors).unwrap().contains("3,email,"));
+
+    let output = crm(&["--db", &db, "party", "show", "erp:404"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(text(&output).1.lines().next().unwrap(), "error: party not found: erp:404");
+
+    let output = crm(&["search", "x"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("--db PATH"));
+
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a database at all, just some text to fill a page...").unwrap();
+    let output = crm(&["--db", junk.to_str().unwrap(), "search", "x"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("not a crm database"));
+
+    let missing = dir.path().join("missing.db");
+    let output = crm(&["--db", missing.to_str().unwrap(), "search", "x"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("init"), "{}", text(&output).1);
+    assert!(!missing.exists(), "a typo must not create a database");
+
+    let output = crm(&["--db", &db, "import", "parties", dir.path().join("nope.csv").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("nope.csv"));
+}
+
+#[test]
+fn demo_builds_a_database_and_tours_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = ok(&["demo", "--db", db.to_str().unwrap(), "--people", "300"]);
+    for needle in ["imported 30", "A short tour", "Hierarchy", "Search `伟`", "Duplicates", "Change feed", "Agenda", "Privacy"] {
+        assert!(out.contains(needle), "missing {needle}: {out}");
+    }
+    let output = crm(&["demo", "--db", db.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "the demo never overwrites a given path");
+    let out = ok(&["--db", db.to_str().unwrap(), "party", "show", "erp:P-00001"]);
+    assert!(out.contains("erp:P-00001"));
+}
