@@ -1,1 +1,148 @@
-fn main() {}
+//! Import N parties from CSV through the library, against raw rusqlite
+//! prepared inserts of the same rows into the same tables in one transaction.
+//!
+//! `CRM_BENCH_ROWS` (default 1 000 000) and `CRM_BENCH_RUNS` (default 3) set
+//! the size and the number of alternating runs. Reports rows/s (min / median
+//! / max) and the ratio library ÷ reference (higher is better; 1.0 = as fast
+//! as raw inserts).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crm_core::{Crm, ImportKind, ImportOptions};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn write_csv(path: &Path, rows: usize) {
+    let mut text = String::with_capacity(rows * 80);
+    text.push_str("external_id,name,roles,email,mobile,country\n");
+    for n in 0..rows {
+        let surname = ["王", "李", "张", "刘", "陈"][n % 5];
+        text.push_str(&format!(
+            "erp:{n},{surname}客户{n} Customer,customer,c{n}@example.com,139{:08},CN\n",
+            n % 100_000_000
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn library(csv: &Path, db: &Path) -> Duration {
+    let crm = Crm::open(db).unwrap();
+    let started = Instant::now();
+    let report =
+        crm.import_file(ImportKind::Parties, csv, &ImportOptions::default(), &mut |_| {}).unwrap();
+    let elapsed = started.elapsed();
+    assert!(report.committed && report.errors.is_empty(), "{:?}", report.errors.first());
+    elapsed
+}
+
+/// What a developer would write by hand with rusqlite: parse the CSV, insert
+/// the party, its role, its external id and its two contact points with
+/// prepared statements, all in one transaction. No validation, no search
+/// index, no events.
+fn reference(csv: &Path, db: &Path) -> Duration {
+    drop(Crm::open(db).unwrap()); // the same schema
+    let mut conn = rusqlite::Connection::open(db).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    let started = Instant::now();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut party = tx
+            .prepare(
+                "INSERT INTO parties (id, kind, name, name_key, created_at, updated_at)
+                 VALUES (?1, 'person', ?2, lower(?2), ?3, ?3)",
+            )
+            .unwrap();
+        let mut role = tx
+            .prepare("INSERT INTO party_roles (party_id, role, since) VALUES (?1, ?2, ?3)")
+            .unwrap();
+        let mut external = tx
+            .prepare("INSERT INTO external_ids (system, value, party_id) VALUES (?1, ?2, ?3)")
+            .unwrap();
+        let mut contact = tx
+            .prepare(
+                "INSERT INTO contact_points (id, party_id, kind, value, normalized, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .unwrap();
+        let now = "2026-01-01T00:00:00.000000Z";
+        let mut reader = csv::Reader::from_path(csv).unwrap();
+        for record in reader.records() {
+            let record = record.unwrap();
+            let id = uuid::Uuid::now_v7().to_string();
+            let (system, value) = record[0].split_once(':').unwrap();
+            party.execute(rusqlite::params![id, &record[1], now]).unwrap();
+            role.execute(rusqlite::params![id, &record[2], "2026-01-01"]).unwrap();
+            external.execute(rusqlite::params![system, value, id]).unwrap();
+            let email = &record[3];
+            contact
+                .execute(rusqlite::params![
+                    uuid::Uuid::now_v7().to_string(),
+                    id,
+                    "email",
+                    email,
+                    email.to_lowercase(),
+                    now
+                ])
+                .unwrap();
+            let mobile = &record[4];
+            contact
+                .execute(rusqlite::params![
+                    uuid::Uuid::now_v7().to_string(),
+                    id,
+                    "mobile",
+                    mobile,
+                    format!("+86{mobile}"),
+                    now
+                ])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    started.elapsed()
+}
+
+fn summary(rows: usize, times: &mut [Duration]) -> (f64, f64, f64) {
+    times.sort();
+    let rate = |d: &Duration| rows as f64 / d.as_secs_f64();
+    (rate(&times[times.len() - 1]), rate(&times[times.len() / 2]), rate(&times[0]))
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--bench`-less arguments; do the
+    // work only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let rows = env_usize("CRM_BENCH_ROWS", 1_000_000);
+    let runs = env_usize("CRM_BENCH_RUNS", 3).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("parties.csv");
+    write_csv(&csv, rows);
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for run in 0..runs {
+        theirs.push(reference(&csv, &dir.path().join(format!("ref-{run}.db"))));
+        ours.push(library(&csv, &dir.path().join(format!("crm-{run}.db"))));
+        eprintln!("run {run}: crm {:.2?}, raw rusqlite {:.2?}", ours[run], theirs[run]);
+    }
+    let mut ratios: Vec<f64> =
+        ours.iter().zip(&theirs).map(|(o, t)| t.as_secs_f64() / o.as_secs_f64()).collect();
+    ratios.sort_by(f64::total_cmp);
+    let (o_min, o_med, o_max) = summary(rows, &mut ours);
+    let (t_min, t_med, t_max) = summary(rows, &mut theirs);
+    println!("import of {rows} parties from CSV, {runs} runs (rows/s, min / median / max)");
+    println!("  crm import_file:          {o_min:>10.0} / {o_med:>10.0} / {o_max:>10.0}");
+    println!("  raw rusqlite (reference): {t_min:>10.0} / {t_med:>10.0} / {t_max:>10.0}");
+    println!(
+        "  ratio crm ÷ reference:    {:>10.3} / {:>10.3} / {:>10.3}   (goal ≥ 0.5)",
+        ratios[0],
+        ratios[ratios.len() / 2],
+        ratios[ratios.len() - 1]
+    );
+}

@@ -23,20 +23,40 @@ const GIVEN: &[&str] = &[
     "丽娟",
 ];
 const FIRST: &[&str] = &[
-    "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Susan", "Richard", "Jessica", "Thomas", "Sarah", "Emma", "Oliver",
-    "Sophia", "Lucas",
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Susan",
+    "Richard",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Emma",
+    "Oliver",
+    "Sophia",
+    "Lucas",
 ];
 const LAST: &[&str] = &[
     "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Taylor",
-    "Clark", "Lewis", "Walker", "Hall", "Allen", "Young", "King", "Wright", "Scott", "Green", "Baker",
+    "Clark", "Lewis", "Walker", "Hall", "Allen", "Young", "King", "Wright", "Scott", "Green",
+    "Baker",
 ];
 const PINYIN: &[&str] = &[
     "wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun", "ma",
     "zhu", "hu", "guo", "he", "gao", "lin", "luo", "zheng", "liang", "xie", "song", "tang", "xu",
     "han", "feng", "deng", "cao",
 ];
-const REGIONS: &[&str] = &["华东", "华南", "华北", "西南", "长江", "珠江", "东方", "新城", "金桥", "海天", "恒信", "中原"];
+const REGIONS: &[&str] = &[
+    "华东", "华南", "华北", "西南", "长江", "珠江", "东方", "新城", "金桥", "海天", "恒信", "中原",
+];
 const TRADES: &[(&str, &str, &str)] = &[
     ("电器", "Appliances", "appliances"),
     ("地产", "Real Estate", "real_estate"),
@@ -165,11 +185,15 @@ pub(crate) fn run(db: Option<&Path>, people: usize, seed: u64) -> CliResult {
     let csv_path = std::env::temp_dir().join(format!("crm-demo-people-{}.csv", std::process::id()));
     std::fs::write(&csv_path, csv)?;
     let import_started = Instant::now();
-    let report = crm.import_file(ImportKind::Parties, &csv_path, &ImportOptions::default(), &mut |_| {})?;
+    let report =
+        crm.import_file(ImportKind::Parties, &csv_path, &ImportOptions::default(), &mut |_| {})?;
     let import_secs = import_started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&csv_path);
     if !report.committed {
-        return Err(Failure::usage(format!("demo data did not import: {:?}", report.errors.first())));
+        return Err(Failure::usage(format!(
+            "demo data did not import: {:?}",
+            report.errors.first()
+        )));
     }
     let built = connect_people(&crm, &mut generator, built, now)?;
     println!(
@@ -206,7 +230,8 @@ fn build_organisations(crm: &Crm, generator: &mut Generator) -> CliResult<Built>
         tx.define_field(FieldDef::new("vip_since", FieldType::Date))?;
         let mut employees = Vec::new();
         for n in 1..=16 {
-            let (name, _) = if n % 4 == 0 { generator.english_name() } else { generator.chinese_name() };
+            let (name, _) =
+                if n % 4 == 0 { generator.english_name() } else { generator.chinese_name() };
             let id = tx
                 .create_party(
                     NewParty::person(name)
@@ -229,20 +254,45 @@ fn build_organisations(crm: &Crm, generator: &mut Generator) -> CliResult<Built>
             groups.push((group, name.clone()));
             n_orgs += 1;
             for s in 0..generator.rng.usize(2..6) {
-                let city = generator.pick(&["上海", "北京", "广州", "深圳", "成都", "杭州", "武汉", "南京"]);
-                let child = org(tx, generator, &format!("{name}{city}分公司"), trade_en, industry, &employees, s)?;
+                let city = generator
+                    .pick(&["上海", "北京", "广州", "深圳", "成都", "杭州", "武汉", "南京"]);
+                let child = org(
+                    tx,
+                    generator,
+                    &format!("{name}{city}分公司"),
+                    trade_en,
+                    industry,
+                    &employees,
+                    s,
+                )?;
                 tx.relate(NewRelationship::new(child, "subsidiary-of", group))?;
                 n_orgs += 1;
                 n_relationships += 1;
                 for b in 0..generator.rng.usize(0..3) {
-                    let shop = org(tx, generator, &format!("{name}{city}第{}门店", b + 1), trade_en, industry, &employees, b)?;
+                    let shop = org(
+                        tx,
+                        generator,
+                        &format!("{name}{city}第{}门店", b + 1),
+                        trade_en,
+                        industry,
+                        &employees,
+                        b,
+                    )?;
                     tx.relate(NewRelationship::new(shop, "subsidiary-of", child))?;
                     n_orgs += 1;
                     n_relationships += 1;
                 }
             }
             if g % 3 == 0 {
-                let distributor = org(tx, generator, &format!("{region}{trade}经销有限公司"), trade_en, industry, &employees, g)?;
+                let distributor = org(
+                    tx,
+                    generator,
+                    &format!("{region}{trade}经销有限公司"),
+                    trade_en,
+                    industry,
+                    &employees,
+                    g,
+                )?;
                 tx.add_role(distributor, Role::Distributor, tx.now().date_naive())?;
                 tx.relate(NewRelationship::new(distributor, "distributor-for", group))?;
                 n_orgs += 1;
@@ -266,17 +316,41 @@ fn org(
     let role = if generator.chance(80) { Role::Customer } else { Role::Partner };
     let party = NewParty::organization(name)
         .with_role(role)
-        .with_stage(*generator.pick(&[LifecycleStage::New, LifecycleStage::Growing, LifecycleStage::Stable, LifecycleStage::Declining]))
+        .with_stage(*generator.pick(&[
+            LifecycleStage::New,
+            LifecycleStage::Growing,
+            LifecycleStage::Stable,
+            LifecycleStage::Declining,
+        ]))
         .with_owner(*generator.pick(employees))
         .with_language("zh-CN")
         .with_currency(crm_core::Currency::new("CNY")?)
         .with_field("industry", FieldValue::Enum(industry.to_owned()))
         .with_field("annual_revenue", generator.money(500, 50_000))
         .with_field("credit_limit", generator.money(50, 2_000))
-        .with_external_id("erp", format!("C-{:05}", generator.rng.u32(10_000..99_999) as usize * 10 + n % 10))
-        .with_contact_point(NewContactPoint::new(ContactKind::Phone, format!("021 {:04} {:04}", generator.rng.u32(1000..9999), generator.rng.u32(..10_000))).with_country("CN"))
-        .with_contact(ContactKind::Web, format!("https://{}.example.cn", trade_en.to_lowercase().replace(' ', "-")))
-        .with_notes(format!("{trade_en} — key account in the {} region", if n % 2 == 0 { "east" } else { "south" }));
+        .with_external_id(
+            "erp",
+            format!("C-{:05}", generator.rng.u32(10_000..99_999) as usize * 10 + n % 10),
+        )
+        .with_contact_point(
+            NewContactPoint::new(
+                ContactKind::Phone,
+                format!(
+                    "021 {:04} {:04}",
+                    generator.rng.u32(1000..9999),
+                    generator.rng.u32(..10_000)
+                ),
+            )
+            .with_country("CN"),
+        )
+        .with_contact(
+            ContactKind::Web,
+            format!("https://{}.example.cn", trade_en.to_lowercase().replace(' ', "-")),
+        )
+        .with_notes(format!(
+            "{trade_en} — key account in the {} region",
+            if n % 2 == 0 { "east" } else { "south" }
+        ));
     match tx.create_party(party.clone()) {
         Ok(created) => Ok(created.id),
         // A colliding random ERP number: try once more without it.
@@ -290,11 +364,14 @@ fn org(
 }
 
 fn people_csv(generator: &mut Generator, people: usize, employees: &[PartyId]) -> String {
-    let mut csv = String::from("external_id,name,kind,roles,stage,owner,language,currency,tags,email,mobile,wechat,country,consent,notes\n");
+    let mut csv = String::from(
+        "external_id,name,kind,roles,stage,owner,language,currency,tags,email,mobile,wechat,country,consent,notes\n",
+    );
     let mut planted = Vec::new();
     for n in 1..=people {
         let chinese = generator.chance(80);
-        let (name, handle) = if chinese { generator.chinese_name() } else { generator.english_name() };
+        let (name, handle) =
+            if chinese { generator.chinese_name() } else { generator.english_name() };
         let customer = generator.chance(70);
         let stage = if customer {
             generator.pick(&["new", "growing", "stable", "declining", "churned", "won-back"])
@@ -302,7 +379,10 @@ fn people_csv(generator: &mut Generator, people: usize, employees: &[PartyId]) -
             &"prospect"
         };
         let mobile = generator.mobile();
-        let email = format!("{handle}{n}@{}", generator.pick(&["qq.com", "163.com", "example.com", "gmail.com"]));
+        let email = format!(
+            "{handle}{n}@{}",
+            generator.pick(&["qq.com", "163.com", "example.com", "gmail.com"])
+        );
         let tags = [("vip", 8), ("wechat-fan", 25), ("new-home", 10)]
             .iter()
             .filter(|(_, p)| generator.chance(*p))
@@ -326,28 +406,45 @@ fn people_csv(generator: &mut Generator, people: usize, employees: &[PartyId]) -
     }
     // Customers who registered twice (a typo in the name, the same phone).
     for (k, (name, mobile)) in planted.into_iter().enumerate() {
-        let _ = writeln!(csv, "web:dup-{k},{name} ,person,customer,new,,zh-CN,CNY,,,{mobile},,CN,service,");
+        let _ = writeln!(
+            csv,
+            "web:dup-{k},{name} ,person,customer,new,,zh-CN,CNY,,,{mobile},,CN,service,"
+        );
     }
     csv
 }
 
-fn connect_people(crm: &Crm, generator: &mut Generator, mut built: Built, now: DateTime<Utc>) -> CliResult<Built> {
+fn connect_people(
+    crm: &Crm,
+    generator: &mut Generator,
+    mut built: Built,
+    now: DateTime<Utc>,
+) -> CliResult<Built> {
     let people: Vec<(PartyId, Option<PartyId>)> = crm.read(|tx| {
         let mut all = Vec::new();
         let mut offset = 0;
         loop {
-            let page = tx.list_parties(&PartyFilter::default().kind(crm_core::PartyKind::Person).page(offset, 1_000))?;
+            let page = tx.list_parties(
+                &PartyFilter::default().kind(crm_core::PartyKind::Person).page(offset, 1_000),
+            )?;
             if page.items.is_empty() {
                 break;
             }
             offset += page.items.len() as u64;
-            all.extend(page.items.into_iter().filter(|p| !p.tags.contains(&"sales".to_owned())).map(|p| (p.id, p.owner)));
+            all.extend(
+                page.items
+                    .into_iter()
+                    .filter(|p| !p.tags.contains(&"sales".to_owned()))
+                    .map(|p| (p.id, p.owner)),
+            );
         }
         Ok(all)
     })?;
     let orgs: Vec<PartyId> = crm.read(|tx| {
         Ok(tx
-            .list_parties(&PartyFilter::default().kind(crm_core::PartyKind::Organization).page(0, 10_000))?
+            .list_parties(
+                &PartyFilter::default().kind(crm_core::PartyKind::Organization).page(0, 10_000),
+            )?
             .items
             .into_iter()
             .map(|p| p.id)
@@ -357,8 +454,17 @@ fn connect_people(crm: &Crm, generator: &mut Generator, mut built: Built, now: D
         for (index, (person, owner)) in people.iter().enumerate() {
             // Contact persons of organisations, households and referrals.
             if generator.chance(25) {
-                let role = generator.pick(&["采购经理", "总经理", "财务", "purchasing manager", "facility manager"]);
-                tx.relate(NewRelationship::new(*person, "employee-of", *generator.pick(&orgs)).with_role(*role))?;
+                let role = generator.pick(&[
+                    "采购经理",
+                    "总经理",
+                    "财务",
+                    "purchasing manager",
+                    "facility manager",
+                ]);
+                tx.relate(
+                    NewRelationship::new(*person, "employee-of", *generator.pick(&orgs))
+                        .with_role(*role),
+                )?;
                 built.n_relationships += 1;
             }
             if index > 0 && generator.chance(6) {
@@ -373,8 +479,10 @@ fn connect_people(crm: &Crm, generator: &mut Generator, mut built: Built, now: D
             for _ in 0..generator.rng.usize(0..8) {
                 let (subject, outcome) = *generator.pick(SUBJECTS);
                 let at = now - Duration::minutes(generator.rng.i64(60..700 * 24 * 60));
-                let direction = if generator.chance(60) { Direction::Inbound } else { Direction::Outbound };
-                let mut interaction = NewInteraction::new(*person, generator.channel(), direction, at, subject);
+                let direction =
+                    if generator.chance(60) { Direction::Inbound } else { Direction::Outbound };
+                let mut interaction =
+                    NewInteraction::new(*person, generator.channel(), direction, at, subject);
                 if generator.chance(70) {
                     interaction = interaction.with_outcome(outcome);
                 }
@@ -389,8 +497,15 @@ fn connect_people(crm: &Crm, generator: &mut Generator, mut built: Built, now: D
             let (person, _) = people[generator.rng.usize(..people.len())];
             let assignee = built.employees[n % built.employees.len()];
             let due = now + Duration::hours(generator.rng.i64(-14 * 24..14 * 24));
-            let title = *generator.pick(&["回访客户", "发送保养报价", "确认入伙时间", "Follow up on quote", "Renewal call"]);
-            let task = tx.create_task(NewTask::new(title, due).about(person).assigned_to(assignee))?;
+            let title = *generator.pick(&[
+                "回访客户",
+                "发送保养报价",
+                "确认入伙时间",
+                "Follow up on quote",
+                "Renewal call",
+            ]);
+            let task =
+                tx.create_task(NewTask::new(title, due).about(person).assigned_to(assignee))?;
             if due < now && generator.chance(70) {
                 tx.complete_task(task.id)?;
             }
@@ -418,7 +533,10 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
 
     let (group_id, group_name) = &built.groups[0];
     let (descendants, rollup) = crm.read(|tx| {
-        Ok((tx.descendants(*group_id, "subsidiary-of", None)?, tx.rollup_field(*group_id, "subsidiary-of", "annual_revenue", None)?))
+        Ok((
+            tx.descendants(*group_id, "subsidiary-of", None)?,
+            tx.rollup_field(*group_id, "subsidiary-of", "annual_revenue", None)?,
+        ))
     })?;
     let depth = descendants.iter().map(|n| n.depth).max().unwrap_or(0);
     println!(
@@ -466,14 +584,27 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
         let last = tx.last_event_seq()?;
         Ok((last, tx.events_since((last - 3).max(0), 3)?))
     })?;
-    println!("5. Change feed: {last} events; newest: {}", recent.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>().join(", "));
+    println!(
+        "5. Change feed: {last} events; newest: {}",
+        recent.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>().join(", ")
+    );
 
     let salesperson = built.employees[0];
     let today = now.date_naive();
     let (agenda, name) = crm.read(|tx| {
-        Ok((tx.agenda(salesperson, today, today + chrono::Days::new(6))?, tx.get_party(salesperson)?.name))
+        Ok((
+            tx.agenda(salesperson, today, today + chrono::Days::new(6))?,
+            tx.get_party(salesperson)?.name,
+        ))
     })?;
-    println!("6. Agenda of {name} for the next 7 days: {} tasks{}", agenda.len(), agenda.first().map(|t| format!(", first: {} at {}", t.title, t.due_at.format("%m-%d %H:%M"))).unwrap_or_default());
+    println!(
+        "6. Agenda of {name} for the next 7 days: {} tasks{}",
+        agenda.len(),
+        agenda
+            .first()
+            .map(|t| format!(", first: {} at {}", t.title, t.due_at.format("%m-%d %H:%M")))
+            .unwrap_or_default()
+    );
 
     let sample = "erp:P-00001";
     let export = crm.read(|tx| {

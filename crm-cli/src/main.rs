@@ -194,9 +194,14 @@ fn run(cli: Cli) -> CliResult {
         return Err(Failure::usage("no database given: pass --db PATH (or set CRM_DB)"));
     };
     if let Command::Init = cli.command {
-        let crm = Crm::open(&db).map_err(|e| Failure::from(e).context(format!("opening {}", db.display())))?;
+        let crm = Crm::open(&db)
+            .map_err(|e| Failure::from(e).context(format!("opening {}", db.display())))?;
         let n = crm.read(|tx| tx.count_parties())?;
-        println!("{}: crm database, schema version {}, {n} parties", db.display(), crm_core::SCHEMA_VERSION);
+        println!(
+            "{}: crm database, schema version {}, {n} parties",
+            db.display(),
+            crm_core::SCHEMA_VERSION
+        );
         return Ok(());
     }
     let crm = open_existing(&db)?;
@@ -219,7 +224,9 @@ fn run(cli: Cli) -> CliResult {
             import(&crm, kind.into(), &file, &options, errors.as_deref())
         }
         Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
-        Command::Party { command: PartyCommand::Show { party, json } } => show::party(&crm, &party, json),
+        Command::Party { command: PartyCommand::Show { party, json } } => {
+            show::party(&crm, &party, json)
+        }
         Command::Events { since, limit, json } => show::events(&crm, since, limit, json),
         Command::Duplicates { limit } => show::duplicates(&crm, limit),
         Command::Merge { keep, absorb } => {
@@ -245,7 +252,10 @@ fn run(cli: Cli) -> CliResult {
                 let party = tx.resolve_party(&party)?;
                 tx.export_party(party.id)
             })?;
-            println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| Failure::usage(e.to_string()))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).map_err(|e| Failure::usage(e.to_string()))?
+            );
             Ok(())
         }
     }
@@ -283,7 +293,9 @@ fn import(
                 progress.rows_read, progress.rows_invalid, progress.rows_committed
             ));
         })
-        .map_err(|e| Failure::from(e).context(format!("importing {} from {}", kind.code(), file.display())))?;
+        .map_err(|e| {
+            Failure::from(e).context(format!("importing {} from {}", kind.code(), file.display()))
+        })?;
     bar.finish_and_clear();
     if let Some(out) = errors_out {
         report.write_errors_csv(out)?;

@@ -127,7 +127,10 @@ pub(crate) fn events(crm: &Crm, since: i64, limit: u64, json: bool) -> CliResult
     let events = crm.read(|tx| tx.events_since(since, limit))?;
     for event in &events {
         if json {
-            println!("{}", serde_json::to_string(event).map_err(|e| Failure::usage(e.to_string()))?);
+            println!(
+                "{}",
+                serde_json::to_string(event).map_err(|e| Failure::usage(e.to_string()))?
+            );
         } else {
             println!(
                 "{:>8} {} {:<14} {:<24} {} {}",

@@ -10,7 +10,10 @@ fn crm(args: &[&str]) -> Output {
 }
 
 fn text(output: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 fn ok(args: &[&str]) -> String {
@@ -60,12 +63,18 @@ fn init_import_search_show_events_merge_export() {
     let lines = ok(&["--db", &db, "events", "--since", "0", "--json"]);
     let kinds: Vec<String> = lines
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(kinds.iter().filter(|k| *k == "party.created").count(), 3);
     assert!(kinds.contains(&"party.merged".to_owned()));
 
-    let export: serde_json::Value = serde_json::from_str(&ok(&["--db", &db, "export-party", "erp:2"])).unwrap();
+    let export: serde_json::Value =
+        serde_json::from_str(&ok(&["--db", &db, "export-party", "erp:2"])).unwrap();
     assert_eq!(export["party"]["name"], "张伟", "erp:2 now belongs to the surviving party");
 }
 
@@ -117,7 +126,8 @@ fn bad_input_exits_2_with_a_readable_message_and_writes_nothing() {
     assert!(text(&output).1.contains("init"), "{}", text(&output).1);
     assert!(!missing.exists(), "a typo must not create a database");
 
-    let output = crm(&["--db", &db, "import", "parties", dir.path().join("nope.csv").to_str().unwrap()]);
+    let output =
+        crm(&["--db", &db, "import", "parties", dir.path().join("nope.csv").to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("nope.csv"));
 }
@@ -127,7 +137,16 @@ fn demo_builds_a_database_and_tours_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
     let out = ok(&["demo", "--db", db.to_str().unwrap(), "--people", "300"]);
-    for needle in ["imported 30", "A short tour", "Hierarchy", "Search `伟`", "Duplicates", "Change feed", "Agenda", "Privacy"] {
+    for needle in [
+        "imported 30",
+        "A short tour",
+        "Hierarchy",
+        "Search `伟`",
+        "Duplicates",
+        "Change feed",
+        "Agenda",
+        "Privacy",
+    ] {
         assert!(out.contains(needle), "missing {needle}: {out}");
     }
     let output = crm(&["demo", "--db", db.to_str().unwrap()]);

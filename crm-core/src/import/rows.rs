@@ -65,6 +65,10 @@ const CONTACT_COLUMNS: &[(&str, ContactKind)] = &[
     ("address", ContactKind::Address),
 ];
 
+/// Rows between writes of the deferred search-index entries (bounds the
+/// memory they take).
+const INDEX_FLUSH_ROWS: u64 = 4_096;
+
 /// What applying one row did.
 enum Applied {
     Created,
@@ -178,9 +182,11 @@ fn process<R: Read>(
     counts: &mut Counts,
     progress: &mut dyn FnMut(&ImportProgress),
 ) -> crate::Result<bool> {
+    tx.defer_index();
     let mut n_rows = 0u64;
     while n_rows < limit {
         let Some(next) = source.next_record()? else {
+            tx.flush_index()?;
             return Ok(true);
         };
         n_rows += 1;
@@ -198,11 +204,15 @@ fn process<R: Read>(
                 errors.push(error);
             }
         }
+        if n_rows.is_multiple_of(INDEX_FLUSH_ROWS) {
+            tx.flush_index()?;
+        }
         if state.rows_read.is_multiple_of(context.options.progress_every) {
             state.bytes_read = source.bytes_read();
             progress(state);
         }
     }
+    tx.flush_index()?;
     Ok(false)
 }
 
@@ -263,7 +273,7 @@ fn row_error(record: &Record, error: Error) -> RowError {
         line: record.line,
         column: column.map(|c| record.source_name(&c)),
         reason,
-        record: record.raw.clone(),
+        record: record.as_read(),
     }
 }
 

@@ -18,7 +18,8 @@ pub(crate) struct Record {
     pub(crate) source_columns: Rc<Vec<String>>,
     /// Cell values.
     pub(crate) cells: Vec<String>,
-    /// The row as read, for error files.
+    /// The row as read, for error files, when it differs from `cells` (a
+    /// JSON line); empty for CSV.
     pub(crate) raw: Vec<String>,
 }
 
@@ -46,6 +47,11 @@ impl Record {
             let name = column.strip_prefix(prefix)?;
             (!value.trim().is_empty()).then_some((name, value.as_str()))
         })
+    }
+
+    /// The row as read.
+    pub(crate) fn as_read(&self) -> Vec<String> {
+        if self.raw.is_empty() { self.cells.clone() } else { self.raw.clone() }
     }
 
     /// The name the source file gives a canonical column (for error reports).
@@ -201,7 +207,7 @@ impl<R: Read> Source<R> {
                             line,
                             columns: Rc::clone(columns),
                             source_columns: Rc::clone(source_columns),
-                            raw: cells.clone(),
+                            raw: Vec::new(),
                             cells,
                         })))
                     }

@@ -301,11 +301,14 @@ pub struct Tx<'c> {
     pub(crate) conn: &'c Connection,
     pub(crate) now: DateTime<Utc>,
     pub(crate) actor: String,
+    /// Search-index updates held back by a bulk operation; see
+    /// [`Tx::defer_index`].
+    pub(crate) pending_index: std::cell::RefCell<Option<Vec<crate::store::search::IndexEntry>>>,
 }
 
 impl<'c> Tx<'c> {
     pub(crate) fn new(conn: &'c Connection, now: DateTime<Utc>, actor: String) -> Tx<'c> {
-        Tx { conn, now, actor }
+        Tx { conn, now, actor, pending_index: std::cell::RefCell::new(None) }
     }
 
     /// The time this transaction started, by the handle's clock. Every
@@ -325,14 +328,15 @@ impl<'c> Tx<'c> {
         &mut self,
         f: impl FnOnce(&mut Tx<'c>) -> crate::Result<T>,
     ) -> crate::Result<T> {
-        self.conn.execute_batch("SAVEPOINT crm_row")?;
+        self.conn.prepare_cached("SAVEPOINT crm_row")?.execute([])?;
         match f(self) {
             Ok(value) => {
-                self.conn.execute_batch("RELEASE crm_row")?;
+                self.conn.prepare_cached("RELEASE crm_row")?.execute([])?;
                 Ok(value)
             }
             Err(error) => {
-                self.conn.execute_batch("ROLLBACK TO crm_row; RELEASE crm_row")?;
+                self.conn.prepare_cached("ROLLBACK TO crm_row")?.execute([])?;
+                self.conn.prepare_cached("RELEASE crm_row")?.execute([])?;
                 Err(error)
             }
         }

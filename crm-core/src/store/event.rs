@@ -16,6 +16,24 @@ impl Tx<'_> {
         before: Option<&serde_json::Value>,
         after: Option<&serde_json::Value>,
     ) -> crate::Result<i64> {
+        self.record_event_json(
+            entity,
+            entity_id,
+            kind,
+            before.map(serde_json::Value::to_string).as_deref(),
+            after.map(serde_json::Value::to_string).as_deref(),
+        )
+    }
+
+    /// Appends an event whose before / after are already JSON text.
+    pub(crate) fn record_event_json(
+        &self,
+        entity: &str,
+        entity_id: &str,
+        kind: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> crate::Result<i64> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO events (at, actor, entity, entity_id, kind, before, after)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -26,8 +44,8 @@ impl Tx<'_> {
             entity,
             entity_id,
             kind,
-            before.map(serde_json::Value::to_string),
-            after.map(serde_json::Value::to_string),
+            before,
+            after
         ])?;
         Ok(self.conn.last_insert_rowid())
     }

@@ -385,23 +385,16 @@ impl Tx<'_> {
             interaction.external_id,
             time_text(&interaction.created_at),
         ])?;
-        self.reindex_interaction(interaction.id)?;
+        self.index_row(crate::store::search::IndexEntry::Interaction(
+            self.conn.last_insert_rowid(),
+        ))?;
         Ok(interaction)
     }
 
     fn reindex_interaction(&self, id: InteractionId) -> crate::Result<()> {
-        let key = id.to_string();
-        let mut delete = self.conn.prepare_cached(
-            "DELETE FROM interaction_search WHERE rowid = (SELECT rowid FROM interactions WHERE id = ?1)",
-        )?;
-        delete.execute(params![key])?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO interaction_search (rowid, text)
-             SELECT rowid, subject || coalesce(char(10) || body, '') || coalesce(char(10) || outcome, '')
-             FROM interactions WHERE id = ?1",
-        )?;
-        insert.execute(params![key])?;
-        Ok(())
+        let mut stmt = self.conn.prepare_cached("SELECT rowid FROM interactions WHERE id = ?1")?;
+        let rowid: i64 = stmt.query_row(params![id.to_string()], |row| row.get(0))?;
+        self.index_row(crate::store::search::IndexEntry::Interaction(rowid))
     }
 }
 

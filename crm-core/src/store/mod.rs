@@ -13,7 +13,7 @@ mod party;
 mod privacy;
 mod relationship;
 pub(crate) mod schema;
-mod search;
+pub(crate) mod search;
 
 pub use crate::store::db::{Clock, Crm, CrmBuilder, Tx};
 pub use crate::store::merge::MergeReport;

@@ -18,6 +18,7 @@ use crate::store::codec::{
     parse_date, time_text,
 };
 use crate::store::event::limit_param;
+use crate::store::search::IndexEntry;
 
 /// What [`Tx::upsert_party`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -62,9 +63,25 @@ impl Tx<'_> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn create_party(&mut self, new: NewParty) -> crate::Result<Party> {
-        let party = self.insert_party(new)?;
-        let after = serde_json::to_value(&party)?;
-        self.record_event("party", &party.id.to_string(), "party.created", None, Some(&after))?;
+        self.create_party_checked(new, false)
+    }
+
+    /// Creates a party; `external_ids_checked` says the caller has just
+    /// looked the external ids up and found them free.
+    fn create_party_checked(
+        &mut self,
+        new: NewParty,
+        external_ids_checked: bool,
+    ) -> crate::Result<Party> {
+        let party = self.insert_party(new, external_ids_checked)?;
+        let after = serde_json::to_string(&party)?;
+        self.record_event_json(
+            "party",
+            &party.id.to_string(),
+            "party.created",
+            None,
+            Some(&after),
+        )?;
         Ok(party)
     }
 
@@ -92,7 +109,7 @@ impl Tx<'_> {
             }
         }
         let Some(id) = found else {
-            return Ok((self.create_party(new)?, Upserted::Created));
+            return Ok((self.create_party_checked(new, true)?, Upserted::Created));
         };
         new.validate()?;
         let before = self.get_party(id)?;
@@ -739,29 +756,35 @@ impl Tx<'_> {
     }
 
     /// Inserts a party and its children without recording an event.
-    fn insert_party(&mut self, new: NewParty) -> crate::Result<Party> {
+    fn insert_party(&mut self, new: NewParty, external_ids_checked: bool) -> crate::Result<Party> {
         new.validate()?;
         if let Some(owner) = new.owner {
             self.require_live(owner, "owner")?;
         }
-        for external_id in &new.external_ids {
-            if let Some(holder) = self.external_id_holder(external_id)? {
-                return Err(Error::conflict(format!(
-                    "external id {external_id} is already held by party {holder}"
-                )));
+        let mut external_ids = new.external_ids;
+        external_ids.sort();
+        external_ids.dedup();
+        if !external_ids_checked {
+            for external_id in &external_ids {
+                if let Some(holder) = self.external_id_holder(external_id)? {
+                    return Err(Error::conflict(format!(
+                        "external id {external_id} is already held by party {holder}"
+                    )));
+                }
+            }
+        }
+        // Validate fields and contacts before writing anything.
+        let fields = self.check_fields(&new.fields)?;
+        let mut normalized = Vec::with_capacity(new.contacts.len());
+        for contact in &new.contacts {
+            normalized.push(contact.normalized()?);
+            for consent in &contact.consents {
+                validate_purpose(&consent.purpose)?;
             }
         }
         let id = PartyId::new();
         let key = id.to_string();
         let now = time_text(&self.now);
-        // Validate fields and contacts before writing anything.
-        let fields = self.check_fields(&new.fields)?;
-        for contact in &new.contacts {
-            contact.normalized()?;
-            for consent in &contact.consents {
-                validate_purpose(&consent.purpose)?;
-            }
-        }
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO parties (id, kind, name, name_key, stage, owner_id, language, currency,
                                   notes, created_at, updated_at)
@@ -779,42 +802,48 @@ impl Tx<'_> {
             new.notes,
             now,
         ])?;
+        let rowid = self.conn.last_insert_rowid();
         let today = self.now.date_naive();
-        for role in dedup(&new.roles) {
-            self.insert_role(id, role, today)?;
+        let roles = dedup(&new.roles);
+        let mut role_stmt = self.conn.prepare_cached(
+            "INSERT INTO party_roles (party_id, role, since) VALUES (?1, ?2, ?3)",
+        )?;
+        for role in &roles {
+            role_stmt.execute(params![key, role.code(), date_text(&today)])?;
         }
         if let Some(stage) = new.stage {
             self.insert_stage_history(id, stage, None)?;
         }
-        let tags = dedup(&new.tags);
+        let mut tags = dedup(&new.tags);
         self.insert_tags(id, &tags)?;
+        tags.sort();
         self.write_fields(id, &fields)?;
-        self.insert_external_ids(id, &new.external_ids)?;
+        let mut external_stmt = self.conn.prepare_cached(
+            "INSERT INTO external_ids (system, value, party_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for external_id in &external_ids {
+            external_stmt.execute(params![external_id.system, external_id.value, key])?;
+        }
         let mut contacts = Vec::with_capacity(new.contacts.len());
-        for contact in &new.contacts {
-            let contact_id = self.insert_contact(id, contact)?;
+        for (contact, normalized) in new.contacts.into_iter().zip(normalized) {
+            let contact_id = self.write_contact(id, &contact, &normalized)?;
             contacts.push(ContactPoint {
                 id: contact_id,
                 party_id: id,
                 kind: contact.kind,
                 value: contact.value.trim().to_owned(),
-                normalized: contact.normalized()?,
-                label: contact.label.clone(),
+                normalized,
+                label: contact.label,
                 consents: current_consents(&contact.consents, self.now),
                 created_at: self.now,
             });
         }
-        self.index_party_text(&key, &new.name, new.notes.as_deref())?;
-        let mut external_ids = new.external_ids;
-        external_ids.sort();
-        external_ids.dedup();
-        let mut tags = tags;
-        tags.sort();
+        self.index_row(IndexEntry::Party(rowid))?;
         Ok(Party {
             id,
             kind: new.kind,
             name: new.name,
-            roles: dedup(&new.roles)
+            roles: roles
                 .into_iter()
                 .map(|role| RoleSpan { role, since: today, until: None })
                 .collect(),
@@ -1010,6 +1039,19 @@ impl Tx<'_> {
         contact: &NewContactPoint,
     ) -> crate::Result<ContactPointId> {
         let normalized = contact.normalized()?;
+        for consent in &contact.consents {
+            validate_purpose(&consent.purpose)?;
+        }
+        self.write_contact(id, contact, &normalized)
+    }
+
+    /// Inserts a contact point whose value and consents were validated.
+    fn write_contact(
+        &self,
+        id: PartyId,
+        contact: &NewContactPoint,
+        normalized: &str,
+    ) -> crate::Result<ContactPointId> {
         let contact_id = ContactPointId::new();
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO contact_points (id, party_id, kind, value, normalized, label, created_at)

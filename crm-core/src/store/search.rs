@@ -1,6 +1,6 @@
 //! Full-text search (FTS5, trigram tokenizer) and duplicate candidates.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use crate::model::{DuplicateCandidate, DuplicateReason, Page, PartyId, SearchHit};
 use crate::store::Tx;
@@ -145,59 +145,101 @@ impl Tx<'_> {
         })
     }
 
-    /// Writes a new party's text to the index (its row was just inserted).
-    pub(crate) fn index_party_text(
-        &self,
-        key: &str,
-        name: &str,
-        notes: Option<&str>,
-    ) -> crate::Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO party_search (rowid, text) SELECT rowid, ?2 FROM parties WHERE id = ?1",
-        )?;
-        stmt.execute(params![key, party_text(name, notes)])?;
+    /// Holds search-index updates back until [`Tx::flush_index`]. Bulk
+    /// paths use it: FTS5 flushes its pending terms at every savepoint, so
+    /// indexing row by row inside per-row savepoints costs several times the
+    /// insert itself.
+    pub(crate) fn defer_index(&self) {
+        let mut pending = self.pending_index.borrow_mut();
+        if pending.is_none() {
+            *pending = Some(Vec::new());
+        }
+    }
+
+    /// Applies the held-back index updates (each entry is re-read from its
+    /// source row, so rolled-back or repeated entries are harmless) and keeps
+    /// deferring.
+    pub(crate) fn flush_index(&self) -> crate::Result<()> {
+        let entries = match self.pending_index.borrow_mut().as_mut() {
+            Some(pending) => std::mem::take(pending),
+            None => return Ok(()),
+        };
+        for entry in entries {
+            self.write_index_entry(entry)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the index entry of one row in line with the row: now, or at
+    /// the next flush when deferring.
+    pub(crate) fn index_row(&self, entry: IndexEntry) -> crate::Result<()> {
+        if let Some(pending) = self.pending_index.borrow_mut().as_mut() {
+            pending.push(entry);
+            return Ok(());
+        }
+        self.write_index_entry(entry)
+    }
+
+    fn write_index_entry(&self, entry: IndexEntry) -> crate::Result<()> {
+        let (delete, insert) = match entry {
+            IndexEntry::Party(_) => (
+                "DELETE FROM party_search WHERE rowid = ?1",
+                "INSERT INTO party_search (rowid, text)
+                 SELECT rowid, name || coalesce(char(10) || notes, '')
+                 FROM parties WHERE rowid = ?1 AND deleted_at IS NULL",
+            ),
+            IndexEntry::Interaction(_) => (
+                "DELETE FROM interaction_search WHERE rowid = ?1",
+                "INSERT INTO interaction_search (rowid, text)
+                 SELECT i.rowid, i.subject || coalesce(char(10) || i.body, '')
+                                           || coalesce(char(10) || i.outcome, '')
+                 FROM interactions i JOIN parties p ON p.id = i.party_id
+                 WHERE i.rowid = ?1 AND p.deleted_at IS NULL",
+            ),
+        };
+        let rowid = entry.rowid();
+        self.conn.prepare_cached(delete)?.execute(params![rowid])?;
+        self.conn.prepare_cached(insert)?.execute(params![rowid])?;
         Ok(())
     }
 
     /// Brings a party's index entry in line with its row.
     pub(crate) fn reindex_party(&self, id: PartyId) -> crate::Result<()> {
-        let key = id.to_string();
-        let mut delete = self.conn.prepare_cached(
-            "DELETE FROM party_search WHERE rowid = (SELECT rowid FROM parties WHERE id = ?1)",
-        )?;
-        delete.execute(params![key])?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO party_search (rowid, text)
-             SELECT rowid, name || coalesce(char(10) || notes, '')
-             FROM parties WHERE id = ?1 AND deleted_at IS NULL",
-        )?;
-        insert.execute(params![key])?;
-        Ok(())
+        let mut stmt = self.conn.prepare_cached("SELECT rowid FROM parties WHERE id = ?1")?;
+        let rowid: Option<i64> =
+            stmt.query_row(params![id.to_string()], |row| row.get(0)).optional()?;
+        match rowid {
+            Some(rowid) => self.index_row(IndexEntry::Party(rowid)),
+            None => Ok(()),
+        }
     }
 
     /// Brings the index entries of a party's interactions in line.
     pub(crate) fn reindex_interactions_of(&self, id: PartyId) -> crate::Result<()> {
-        let key = id.to_string();
-        self.conn.execute(
-            "DELETE FROM interaction_search WHERE rowid IN
-                 (SELECT rowid FROM interactions WHERE party_id = ?1)",
-            params![key],
-        )?;
-        self.conn.execute(
-            "INSERT INTO interaction_search (rowid, text)
-             SELECT i.rowid, i.subject || coalesce(char(10) || i.body, '') || coalesce(char(10) || i.outcome, '')
-             FROM interactions i JOIN parties p ON p.id = i.party_id
-             WHERE i.party_id = ?1 AND p.deleted_at IS NULL",
-            params![key],
-        )?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT rowid FROM interactions WHERE party_id = ?1")?;
+        let rowids = collect(&mut stmt, params![id.to_string()], |row| get::<i64>(row, "rowid"))?;
+        for rowid in rowids {
+            self.index_row(IndexEntry::Interaction(rowid))?;
+        }
         Ok(())
     }
 }
 
-fn party_text(name: &str, notes: Option<&str>) -> String {
-    match notes {
-        Some(notes) => format!("{name}\n{notes}"),
-        None => name.to_owned(),
+/// A row whose search-index entry must be refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexEntry {
+    /// A row of `parties`, by row id.
+    Party(i64),
+    /// A row of `interactions`, by row id.
+    Interaction(i64),
+}
+
+impl IndexEntry {
+    fn rowid(self) -> i64 {
+        match self {
+            IndexEntry::Party(rowid) | IndexEntry::Interaction(rowid) => rowid,
+        }
     }
 }
 

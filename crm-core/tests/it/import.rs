@@ -58,6 +58,12 @@ fn csv_parties_import_and_reimport_is_idempotent() {
     assert_eq!(li.tags, ["north", "south"]);
     assert!(li.roles.iter().any(|r| r.role == Role::Prospect));
 
+    assert_eq!(
+        crm.read(|tx| tx.search("华东", 0, 10)).unwrap().total,
+        1,
+        "imported rows are indexed"
+    );
+    assert_eq!(crm.read(|tx| tx.search("伟", 0, 10)).unwrap().total, 1);
     let seq = crm.read(|tx| tx.last_event_seq()).unwrap();
     let again = csv(&crm, ImportKind::Parties, PARTIES);
     assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 3));

@@ -37,8 +37,7 @@ CREATE TABLE party_roles (
     since    TEXT NOT NULL,
     until    TEXT
 );
-CREATE INDEX party_roles_party_id ON party_roles (party_id);
-CREATE INDEX party_roles_role ON party_roles (role);
+CREATE INDEX party_roles_party_id ON party_roles (party_id, role);
 
 CREATE TABLE party_stages (
     id       INTEGER PRIMARY KEY,
@@ -133,7 +132,6 @@ CREATE TABLE relationships (
 );
 CREATE INDEX relationships_from_id ON relationships (from_id, kind);
 CREATE INDEX relationships_to_id ON relationships (to_id, kind);
-CREATE INDEX relationships_kind ON relationships (kind);
 
 CREATE TABLE interactions (
     id          TEXT PRIMARY KEY,
