@@ -300,6 +300,8 @@ impl Crm {
 pub struct Tx<'c> {
     pub(crate) conn: &'c Connection,
     pub(crate) now: DateTime<Utc>,
+    /// `now` as stored in time columns, formatted once.
+    pub(crate) now_text: String,
     pub(crate) actor: String,
     /// Search-index updates held back by a bulk operation; see
     /// [`Tx::defer_index`].
@@ -308,7 +310,13 @@ pub struct Tx<'c> {
 
 impl<'c> Tx<'c> {
     pub(crate) fn new(conn: &'c Connection, now: DateTime<Utc>, actor: String) -> Tx<'c> {
-        Tx { conn, now, actor, pending_index: std::cell::RefCell::new(None) }
+        Tx {
+            conn,
+            now,
+            now_text: crate::store::codec::time_text(&now),
+            actor,
+            pending_index: std::cell::RefCell::new(None),
+        }
     }
 
     /// The time this transaction started, by the handle's clock. Every
@@ -322,24 +330,9 @@ impl<'c> Tx<'c> {
         &self.actor
     }
 
-    /// Runs `f` inside a savepoint: if it fails, everything it wrote is
-    /// undone and the transaction goes on.
-    pub(crate) fn savepoint<T>(
-        &mut self,
-        f: impl FnOnce(&mut Tx<'c>) -> crate::Result<T>,
-    ) -> crate::Result<T> {
-        self.conn.prepare_cached("SAVEPOINT crm_row")?.execute([])?;
-        match f(self) {
-            Ok(value) => {
-                self.conn.prepare_cached("RELEASE crm_row")?.execute([])?;
-                Ok(value)
-            }
-            Err(error) => {
-                self.conn.prepare_cached("ROLLBACK TO crm_row")?.execute([])?;
-                self.conn.prepare_cached("RELEASE crm_row")?.execute([])?;
-                Err(error)
-            }
-        }
+    /// Rows inserted, updated or deleted on this connection so far.
+    pub(crate) fn total_changes(&self) -> u64 {
+        self.conn.total_changes()
     }
 
     /// Changes the actor recorded on the events that follow.

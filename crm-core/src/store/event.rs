@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use crate::model::Event;
 use crate::store::Tx;
-use crate::store::codec::{collect, get, get_time, time_text};
+use crate::store::codec::{collect, get, get_time};
 
 impl Tx<'_> {
     /// Appends an event in this transaction and returns its sequence number.
@@ -39,7 +39,7 @@ impl Tx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         stmt.execute(params![
-            time_text(&self.now),
+            self.now_text.as_str(),
             self.actor,
             entity,
             entity_id,

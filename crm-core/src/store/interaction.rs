@@ -335,7 +335,7 @@ impl Tx<'_> {
         }
         self.conn.execute(
             "UPDATE tasks SET status = ?2, closed_at = ?3 WHERE id = ?1",
-            params![id.to_string(), status.code(), time_text(&self.now)],
+            params![id.to_string(), status.code(), self.now_text.as_str()],
         )?;
         let after = self.get_task(id)?;
         let kind = if status == TaskStatus::Done { "task.completed" } else { "task.cancelled" };
@@ -385,7 +385,7 @@ impl Tx<'_> {
             interaction.external_id,
             time_text(&interaction.created_at),
         ])?;
-        self.index_row(crate::store::search::IndexEntry::Interaction(
+        self.index_row(crate::store::search::IndexEntry::InteractionInserted(
             self.conn.last_insert_rowid(),
         ))?;
         Ok(interaction)

@@ -103,11 +103,11 @@ impl Tx<'_> {
         exec("UPDATE parties SET merged_into = ?1 WHERE merged_into = ?2")?;
         self.conn.execute(
             "UPDATE parties SET deleted_at = ?3, merged_into = ?1, updated_at = ?3 WHERE id = ?2",
-            params![k, a, crate::store::codec::time_text(&self.now)],
+            params![k, a, self.now_text.as_str()],
         )?;
         self.conn.execute(
             "UPDATE parties SET updated_at = ?2 WHERE id = ?1",
-            params![k, crate::store::codec::time_text(&self.now)],
+            params![k, self.now_text.as_str()],
         )?;
         // Re-index only after the roles have settled: the merged rows may
         // have overlapping role spans, which is harmless.

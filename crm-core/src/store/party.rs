@@ -15,7 +15,7 @@ use crate::model::{
 use crate::store::Tx;
 use crate::store::codec::{
     collect, date_text, get, get_opt_date, get_opt_parsed, get_opt_time, get_parsed, get_time,
-    parse_date, time_text,
+    parse_date,
 };
 use crate::store::event::limit_param;
 use crate::store::search::IndexEntry;
@@ -480,7 +480,7 @@ impl Tx<'_> {
             "INSERT INTO field_defs (name, type, enum_values, label, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (name) DO UPDATE SET enum_values = excluded.enum_values, label = excluded.label",
-            params![def.name, def.field_type.code(), enum_values, def.label, time_text(&self.now)],
+            params![def.name, def.field_type.code(), enum_values, def.label, self.now_text.as_str()],
         )?;
         let after = serde_json::to_value(&def)?;
         let kind = if existing.is_some() { "field.changed" } else { "field.defined" };
@@ -645,7 +645,7 @@ impl Tx<'_> {
         self.change_party(id, "party.deleted", |tx| {
             tx.conn.execute(
                 "UPDATE parties SET deleted_at = ?2 WHERE id = ?1",
-                params![id.to_string(), time_text(&tx.now)],
+                params![id.to_string(), tx.now_text.as_str()],
             )?;
             Ok(())
         })
@@ -670,7 +670,7 @@ impl Tx<'_> {
         }
         self.conn.execute(
             "UPDATE parties SET deleted_at = NULL, updated_at = ?2 WHERE id = ?1",
-            params![id.to_string(), time_text(&self.now)],
+            params![id.to_string(), self.now_text.as_str()],
         )?;
         self.reindex_party(id)?;
         self.reindex_interactions_of(id)?;
@@ -722,7 +722,7 @@ impl Tx<'_> {
     fn touch_party(&self, id: PartyId) -> crate::Result<()> {
         self.conn.execute(
             "UPDATE parties SET updated_at = ?2 WHERE id = ?1",
-            params![id.to_string(), time_text(&self.now)],
+            params![id.to_string(), self.now_text.as_str()],
         )?;
         Ok(())
     }
@@ -784,7 +784,7 @@ impl Tx<'_> {
         }
         let id = PartyId::new();
         let key = id.to_string();
-        let now = time_text(&self.now);
+        let now = self.now_text.clone();
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO parties (id, kind, name, name_key, stage, owner_id, language, currency,
                                   notes, created_at, updated_at)
@@ -838,7 +838,7 @@ impl Tx<'_> {
                 created_at: self.now,
             });
         }
-        self.index_row(IndexEntry::Party(rowid))?;
+        self.index_row(IndexEntry::PartyInserted(rowid))?;
         Ok(Party {
             id,
             kind: new.kind,
@@ -867,9 +867,16 @@ impl Tx<'_> {
     fn merge_new_into(&mut self, existing: &Party, new: NewParty) -> crate::Result<()> {
         let id = existing.id;
         let key = id.to_string();
+        // Everything that can fail is checked before the first write.
         let fields = self.check_fields(&new.fields)?;
         if let Some(owner) = new.owner {
             self.require_live(owner, "owner")?;
+        }
+        for contact in &new.contacts {
+            contact.normalized()?;
+            for consent in &contact.consents {
+                validate_purpose(&consent.purpose)?;
+            }
         }
         self.conn.execute(
             "UPDATE parties SET kind = ?2, name = ?3, name_key = ?4,
@@ -1000,7 +1007,7 @@ impl Tx<'_> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO party_stages (party_id, stage, at, reason) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        stmt.execute(params![id.to_string(), stage.code(), time_text(&self.now), reason])?;
+        stmt.execute(params![id.to_string(), stage.code(), self.now_text.as_str(), reason])?;
         Ok(())
     }
 
@@ -1064,7 +1071,7 @@ impl Tx<'_> {
             contact.value.trim(),
             normalized,
             contact.label,
-            time_text(&self.now),
+            self.now_text.as_str(),
         ])?;
         for consent in &contact.consents {
             self.insert_consent(contact_id, &consent.purpose, consent.granted, &consent.source)?;
@@ -1089,7 +1096,7 @@ impl Tx<'_> {
             purpose,
             granted,
             source,
-            time_text(&self.now)
+            self.now_text.as_str()
         ])?;
         Ok(())
     }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::model::PartyId;
 use crate::store::Tx;
-use crate::store::codec::{collect, time_text};
+use crate::store::codec::collect;
 use crate::store::interaction::{interaction_from_row, task_from_row};
 
 /// The name an erased party is left with.
@@ -60,7 +60,7 @@ impl Tx<'_> {
         })?;
         Ok(json!({
             "format": "crm.party-export/1",
-            "exported_at": time_text(&self.now),
+            "exported_at": self.now_text.as_str(),
             "party": party,
             "stage_history": self.stage_history(id)?,
             "consent_history": consent_history,
@@ -85,7 +85,7 @@ impl Tx<'_> {
     pub fn erase_party(&mut self, id: PartyId) -> crate::Result<()> {
         self.get_party(id)?;
         let key = id.to_string();
-        let now = time_text(&self.now);
+        let now = self.now_text.clone();
         self.scrub_personal_data(&key)?;
         self.conn.execute(
             "UPDATE parties SET name = ?2, name_key = '', notes = NULL, language = NULL,
@@ -129,7 +129,7 @@ impl Tx<'_> {
         self.scrub_personal_data(&key)?;
         self.conn.execute(
             "UPDATE parties SET name = ?2, name_key = '', notes = NULL, updated_at = ?3 WHERE id = ?1",
-            params![key, name, time_text(&self.now)],
+            params![key, name, self.now_text.as_str()],
         )?;
         self.conn.execute(
             "UPDATE interactions SET subject = '(anonymised)', body = NULL, outcome = NULL

@@ -212,6 +212,42 @@ impl Tx<'_> {
         Ok(after)
     }
 
+    /// Changes the role and end date of a relationship.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown relationship; [`Error::Invalid`] when
+    /// `until` is before its start.
+    pub fn update_relationship(
+        &mut self,
+        id: RelationshipId,
+        role: Option<String>,
+        until: Option<NaiveDate>,
+    ) -> crate::Result<Relationship> {
+        let before = self.get_relationship(id)?;
+        if let (Some(since), Some(until)) = (before.since, until) {
+            if until < since {
+                return Err(Error::invalid(
+                    "until",
+                    format!("{until} is before the relationship started ({since})"),
+                ));
+            }
+        }
+        self.conn.execute(
+            "UPDATE relationships SET role = ?2, until = ?3 WHERE id = ?1",
+            params![id.to_string(), role, until.map(|d| date_text(&d))],
+        )?;
+        let after = self.get_relationship(id)?;
+        self.record_event(
+            "relationship",
+            &id.to_string(),
+            "relationship.updated",
+            Some(&serde_json::to_value(&before)?),
+            Some(&serde_json::to_value(&after)?),
+        )?;
+        Ok(after)
+    }
+
     /// Deletes a relationship edge.
     ///
     /// # Errors

@@ -160,12 +160,23 @@ impl Tx<'_> {
     /// source row, so rolled-back or repeated entries are harmless) and keeps
     /// deferring.
     pub(crate) fn flush_index(&self) -> crate::Result<()> {
-        let entries = match self.pending_index.borrow_mut().as_mut() {
+        let mut entries = match self.pending_index.borrow_mut().as_mut() {
             Some(pending) => std::mem::take(pending),
             None => return Ok(()),
         };
-        for entry in entries {
-            self.write_index_entry(entry)?;
+        // A row id seen twice (a row changed after insertion, or a rolled-back
+        // row whose id was reused) gets a full refresh, once.
+        entries.sort_by_key(|e| (e.table(), e.rowid(), !e.inserted()));
+        let mut index = 0;
+        while index < entries.len() {
+            let entry = entries[index];
+            let mut end = index + 1;
+            while end < entries.len() && entries[end].same_row(entry) {
+                end += 1;
+            }
+            let fresh = end == index + 1 && entry.inserted();
+            self.write_index_entry(entry, fresh)?;
+            index = end;
         }
         Ok(())
     }
@@ -177,29 +188,44 @@ impl Tx<'_> {
             pending.push(entry);
             return Ok(());
         }
-        self.write_index_entry(entry)
+        self.write_index_entry(entry, entry.inserted())
     }
 
-    fn write_index_entry(&self, entry: IndexEntry) -> crate::Result<()> {
-        let (delete, insert) = match entry {
-            IndexEntry::Party(_) => (
+    /// Writes one row's index entry; `fresh` rows were inserted in this
+    /// transaction and have no entry to delete.
+    fn write_index_entry(&self, entry: IndexEntry, fresh: bool) -> crate::Result<()> {
+        // The text is read first and inserted with a one-row `VALUES`: an
+        // `INSERT … SELECT` runs in a statement journal, and FTS5 flushes its
+        // pending terms to a new segment at every savepoint, statement
+        // journals included.
+        let (read, delete, insert) = match entry.table() {
+            SearchTable::Party => (
+                "SELECT name || coalesce(char(10) || notes, '') FROM parties
+                 WHERE rowid = ?1 AND deleted_at IS NULL",
                 "DELETE FROM party_search WHERE rowid = ?1",
-                "INSERT INTO party_search (rowid, text)
-                 SELECT rowid, name || coalesce(char(10) || notes, '')
-                 FROM parties WHERE rowid = ?1 AND deleted_at IS NULL",
+                "INSERT INTO party_search (rowid, text) VALUES (?1, ?2)",
             ),
-            IndexEntry::Interaction(_) => (
-                "DELETE FROM interaction_search WHERE rowid = ?1",
-                "INSERT INTO interaction_search (rowid, text)
-                 SELECT i.rowid, i.subject || coalesce(char(10) || i.body, '')
-                                           || coalesce(char(10) || i.outcome, '')
+            SearchTable::Interaction => (
+                "SELECT i.subject || coalesce(char(10) || i.body, '')
+                                  || coalesce(char(10) || i.outcome, '')
                  FROM interactions i JOIN parties p ON p.id = i.party_id
                  WHERE i.rowid = ?1 AND p.deleted_at IS NULL",
+                "DELETE FROM interaction_search WHERE rowid = ?1",
+                "INSERT INTO interaction_search (rowid, text) VALUES (?1, ?2)",
             ),
         };
         let rowid = entry.rowid();
-        self.conn.prepare_cached(delete)?.execute(params![rowid])?;
-        self.conn.prepare_cached(insert)?.execute(params![rowid])?;
+        if !fresh {
+            self.conn.prepare_cached(delete)?.execute(params![rowid])?;
+        }
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(read)?
+            .query_row(params![rowid], |row| row.get(0))
+            .optional()?;
+        if let Some(text) = text {
+            self.conn.prepare_cached(insert)?.execute(params![rowid, text])?;
+        }
         Ok(())
     }
 
@@ -226,20 +252,51 @@ impl Tx<'_> {
     }
 }
 
-/// A row whose search-index entry must be refreshed.
+/// The two full-text tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SearchTable {
+    Party,
+    Interaction,
+}
+
+/// A row whose search-index entry must be written or refreshed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IndexEntry {
-    /// A row of `parties`, by row id.
+    /// A row of `parties` (by row id) that was changed.
     Party(i64),
-    /// A row of `interactions`, by row id.
+    /// A row of `parties` inserted in this transaction.
+    PartyInserted(i64),
+    /// A row of `interactions` that was changed.
     Interaction(i64),
+    /// A row of `interactions` inserted in this transaction.
+    InteractionInserted(i64),
 }
 
 impl IndexEntry {
     fn rowid(self) -> i64 {
         match self {
-            IndexEntry::Party(rowid) | IndexEntry::Interaction(rowid) => rowid,
+            IndexEntry::Party(rowid)
+            | IndexEntry::PartyInserted(rowid)
+            | IndexEntry::Interaction(rowid)
+            | IndexEntry::InteractionInserted(rowid) => rowid,
         }
+    }
+
+    fn table(self) -> SearchTable {
+        match self {
+            IndexEntry::Party(_) | IndexEntry::PartyInserted(_) => SearchTable::Party,
+            IndexEntry::Interaction(_) | IndexEntry::InteractionInserted(_) => {
+                SearchTable::Interaction
+            }
+        }
+    }
+
+    fn inserted(self) -> bool {
+        matches!(self, IndexEntry::PartyInserted(_) | IndexEntry::InteractionInserted(_))
+    }
+
+    fn same_row(self, other: IndexEntry) -> bool {
+        self.table() == other.table() && self.rowid() == other.rowid()
     }
 }
 

@@ -310,3 +310,53 @@ fn progress_is_reported_while_streaming() {
     assert_eq!(calls.last().unwrap().rows_committed, 2_500);
     assert_eq!(calls.last().unwrap().bytes_read, text.len() as u64);
 }
+
+#[test]
+fn a_bad_update_row_changes_nothing_even_when_skipping() {
+    let crm = crm();
+    csv(&crm, ImportKind::Parties, "external_id,name,email\nerp:1,First,first@example.com\n");
+    let before = crm.read(|tx| tx.resolve_party("erp:1")).unwrap();
+    let seq = crm.read(|tx| tx.last_event_seq()).unwrap();
+    let report = import(
+        &crm,
+        ImportKind::Parties,
+        ImportFormat::Csv,
+        "external_id,name,email,mobile\nerp:1,Renamed,first@example.com,not-a-phone\n".as_bytes(),
+        ImportOptions::default().skip_invalid(),
+    );
+    assert_eq!(
+        errors(&report),
+        ["line 2, column mobile: `not-a-phone` is not a phone number: unexpected `n`"]
+    );
+    assert_eq!(crm.read(|tx| tx.resolve_party("erp:1")).unwrap(), before);
+    assert_eq!(crm.read(|tx| tx.last_event_seq()).unwrap(), seq);
+}
+
+#[test]
+fn reimporting_a_relationship_with_a_new_role_updates_it() {
+    let crm = crm();
+    csv(
+        &crm,
+        ImportKind::Parties,
+        "external_id,name,kind\nerp:1,Person,person\nerp:2,Company,organization\n",
+    );
+    let first =
+        csv(&crm, ImportKind::Relationships, "from,kind,to,role\nerp:1,employee-of,erp:2,buyer\n");
+    assert_eq!(first.created, 1);
+    let second = csv(
+        &crm,
+        ImportKind::Relationships,
+        "from,kind,to,role,until\nerp:1,employee-of,erp:2,manager,2026-12-31\n",
+    );
+    assert_eq!((second.created, second.updated), (0, 1));
+    let person = crm.read(|tx| tx.resolve_party("erp:1")).unwrap();
+    let edges = crm.read(|tx| tx.relationships_of(person.id, None)).unwrap();
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0].role.as_deref(), Some("manager"));
+    let bad = csv(
+        &crm,
+        ImportKind::Relationships,
+        "from,kind,to,since,until\nerp:1,employee-of,erp:2,2026-05-01,2026-01-01\n",
+    );
+    assert_eq!(errors(&bad), ["line 2, column until: 2026-01-01 is before since 2026-05-01"]);
+}
