@@ -349,7 +349,7 @@ fn org(
         )
         .with_notes(format!(
             "{trade_en} — key account in the {} region",
-            if n % 2 == 0 { "east" } else { "south" }
+            if n.is_multiple_of(2) { "east" } else { "south" }
         ));
     match tx.create_party(party.clone()) {
         Ok(created) => Ok(created.id),

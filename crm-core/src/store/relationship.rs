@@ -225,13 +225,13 @@ impl Tx<'_> {
         until: Option<NaiveDate>,
     ) -> crate::Result<Relationship> {
         let before = self.get_relationship(id)?;
-        if let (Some(since), Some(until)) = (before.since, until) {
-            if until < since {
-                return Err(Error::invalid(
-                    "until",
-                    format!("{until} is before the relationship started ({since})"),
-                ));
-            }
+        if let (Some(since), Some(until)) = (before.since, until)
+            && until < since
+        {
+            return Err(Error::invalid(
+                "until",
+                format!("{until} is before the relationship started ({since})"),
+            ));
         }
         self.conn.execute(
             "UPDATE relationships SET role = ?2, until = ?3 WHERE id = ?1",
