@@ -2,7 +2,7 @@
 //! transaction).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
@@ -42,6 +42,8 @@ pub struct Crm {
 struct Inner {
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
+    /// The thread holding `writer`, to turn re-entry into an error.
+    writer_owner: Mutex<Option<std::thread::ThreadId>>,
     readers: Mutex<Vec<Connection>>,
     clock: Clock,
     actor: String,
@@ -119,6 +121,7 @@ impl CrmBuilder {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(conn),
+                writer_owner: Mutex::new(None),
                 readers: Mutex::new(Vec::new()),
                 clock: self.clock.unwrap_or_else(|| Arc::new(Utc::now)),
                 actor: self.actor,
@@ -189,7 +192,7 @@ impl Crm {
     /// ```
     pub fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> crate::Result<T>) -> crate::Result<T> {
         if self.inner.path.is_none() {
-            let mut conn = self.lock_writer();
+            let mut conn = self.lock_writer()?;
             let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let tx = Tx::new(&sql_tx, self.now(), self.inner.actor.clone());
             return f(&tx);
@@ -242,7 +245,7 @@ impl Crm {
         actor: &str,
         f: impl FnOnce(&mut Tx<'_>) -> crate::Result<T>,
     ) -> crate::Result<T> {
-        let mut conn = self.lock_writer();
+        let mut conn = self.lock_writer()?;
         let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut tx = Tx::new(&sql_tx, self.now(), actor.to_owned());
         let value = f(&mut tx)?;
@@ -258,7 +261,7 @@ impl Crm {
         actor: &str,
         f: impl FnOnce(&mut Tx<'_>) -> crate::Result<(T, bool)>,
     ) -> crate::Result<T> {
-        let mut conn = self.lock_writer();
+        let mut conn = self.lock_writer()?;
         let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut tx = Tx::new(&sql_tx, self.now(), actor.to_owned());
         let (value, commit) = f(&mut tx)?;
@@ -271,15 +274,29 @@ impl Crm {
         Ok(value)
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, Connection> {
+    /// Locks the write connection. Asking for it again on a thread that
+    /// already holds it (calling `write`, or `read` on an in-memory database,
+    /// inside a `write` closure) is an error instead of a deadlock.
+    fn lock_writer(&self) -> crate::Result<WriterGuard<'_>> {
+        let me = std::thread::current().id();
+        let mut owner = self.inner.writer_owner.lock().unwrap_or_else(PoisonError::into_inner);
+        if *owner == Some(me) {
+            return Err(Error::conflict(
+                "a transaction of this handle is already open on this thread; \
+                 use the `Tx` the closure was given",
+            ));
+        }
+        drop(owner);
         // A panic inside `write` rolled its transaction back when the
         // transaction was dropped, so the connection is still sound.
-        self.inner.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        let conn = self.inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        owner = self.inner.writer_owner.lock().unwrap_or_else(PoisonError::into_inner);
+        *owner = Some(me);
+        Ok(WriterGuard { conn, owner: &self.inner.writer_owner })
     }
 
     fn take_reader(&self) -> crate::Result<Connection> {
-        let idle =
-            self.inner.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let idle = self.inner.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
         match (idle, &self.inner.path) {
             (Some(conn), _) => Ok(conn),
             (None, Some(path)) => schema::connect(path, false),
@@ -288,10 +305,35 @@ impl Crm {
     }
 
     fn return_reader(&self, conn: Connection) {
-        let mut idle = self.inner.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = self.inner.readers.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE_READERS && conn.is_autocommit() {
             idle.push(conn);
         }
+    }
+}
+
+/// The locked write connection; clears the owner when dropped.
+struct WriterGuard<'a> {
+    conn: MutexGuard<'a, Connection>,
+    owner: &'a Mutex<Option<std::thread::ThreadId>>,
+}
+
+impl std::ops::Deref for WriterGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriterGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        *self.owner.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 

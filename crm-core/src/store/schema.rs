@@ -145,4 +145,42 @@ mod tests {
         // Migrating again is a no-op.
         migrate(&mut conn, Path::new(":memory:")).unwrap();
     }
+
+    /// Lookups on the write and read paths must use an index: without
+    /// statistics SQLite may pick a poor one (a per-row scan made imports
+    /// quadratic once), so the plans are pinned here.
+    #[test]
+    fn hot_lookups_use_indexes() {
+        let mut conn = connect_in_memory().unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let queries = [
+            "SELECT 1 FROM party_roles WHERE party_id = 'a' AND role = 'b' AND since <= 'c' \
+             AND (until IS NULL OR until >= 'c')",
+            "SELECT party_id FROM external_ids WHERE system = 'a' AND value = 'b'",
+            "SELECT party_id FROM external_ids WHERE party_id = 'a'",
+            "SELECT * FROM contact_points WHERE party_id = 'a'",
+            "SELECT * FROM contact_points WHERE kind = 'email' AND normalized = 'a'",
+            "SELECT * FROM consents WHERE contact_point_id = 'a' AND purpose = 'b'",
+            "SELECT * FROM party_tags WHERE party_id = 'a'",
+            "SELECT * FROM party_fields WHERE party_id = 'a'",
+            "SELECT * FROM party_stages WHERE party_id = 'a'",
+            "SELECT * FROM relationships WHERE from_id = 'a' AND kind = 'b'",
+            "SELECT * FROM relationships WHERE to_id = 'a' AND kind = 'b'",
+            "SELECT * FROM interactions WHERE party_id = 'a' ORDER BY at DESC",
+            "SELECT * FROM tasks WHERE assignee_id = 'a' AND due_at >= 'b' AND due_at < 'c'",
+            "SELECT * FROM events WHERE entity = 'party' AND entity_id = 'a'",
+            "SELECT * FROM events WHERE seq > 5 ORDER BY seq LIMIT 10",
+            "SELECT * FROM parties WHERE name_key = 'a'",
+        ];
+        for sql in queries {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> =
+                stmt.query_map([], |row| row.get(3)).unwrap().map(|r| r.unwrap()).collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN") || step == "SCAN CONSTANT ROW"),
+                "{sql}: {plan:?}"
+            );
+            assert!(plan.iter().all(|step| !step.contains("party_roles_role")), "{sql}: {plan:?}");
+        }
+    }
 }

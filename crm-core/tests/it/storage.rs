@@ -137,3 +137,22 @@ fn two_handles_on_one_file_see_each_others_commits() {
     assert_eq!(second.read(|tx| tx.count_parties()).unwrap(), 100);
     assert!(Crm::builder().must_exist().open(dir.path().join("missing.db")).is_err());
 }
+
+#[test]
+fn nested_transactions_are_an_error_not_a_deadlock() {
+    let crm = crate::support::crm();
+    let error = crm.write(|_tx| crm.write(|_| Ok(()))).unwrap_err();
+    assert!(matches!(error, Error::Conflict { .. }), "{error}");
+    assert!(error.to_string().contains("use the `Tx`"));
+    // In memory, a read shares the one connection.
+    assert!(crm.write(|_tx| crm.read(|tx| tx.count_parties())).is_err());
+    // The handle still works afterwards, also from other threads.
+    crm.write(|tx| tx.create_party(NewParty::person("After")).map(|_| ())).unwrap();
+    let other = crm.clone();
+    std::thread::spawn(move || {
+        other.write(|tx| tx.create_party(NewParty::person("Thread")).map(|_| ())).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(crm.read(|tx| tx.count_parties()).unwrap(), 2);
+}
