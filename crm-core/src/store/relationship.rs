@@ -190,26 +190,8 @@ impl Tx<'_> {
         id: RelationshipId,
         until: NaiveDate,
     ) -> crate::Result<Relationship> {
-        let before = self.get_relationship(id)?;
-        if before.since.is_some_and(|since| until < since) {
-            return Err(Error::invalid(
-                "until",
-                format!("{until} is before the relationship started"),
-            ));
-        }
-        self.conn.execute(
-            "UPDATE relationships SET until = ?2 WHERE id = ?1",
-            params![id.to_string(), date_text(&until)],
-        )?;
-        let after = self.get_relationship(id)?;
-        self.record_event(
-            "relationship",
-            &id.to_string(),
-            "relationship.ended",
-            Some(&serde_json::to_value(&before)?),
-            Some(&serde_json::to_value(&after)?),
-        )?;
-        Ok(after)
+        let role = self.get_relationship(id)?.role;
+        self.change_relationship(id, role, Some(until), "relationship.ended")
     }
 
     /// Changes the role and end date of a relationship.
@@ -223,6 +205,16 @@ impl Tx<'_> {
         id: RelationshipId,
         role: Option<String>,
         until: Option<NaiveDate>,
+    ) -> crate::Result<Relationship> {
+        self.change_relationship(id, role, until, "relationship.updated")
+    }
+
+    fn change_relationship(
+        &mut self,
+        id: RelationshipId,
+        role: Option<String>,
+        until: Option<NaiveDate>,
+        kind: &str,
     ) -> crate::Result<Relationship> {
         let before = self.get_relationship(id)?;
         if let (Some(since), Some(until)) = (before.since, until)
@@ -241,7 +233,7 @@ impl Tx<'_> {
         self.record_event(
             "relationship",
             &id.to_string(),
-            "relationship.updated",
+            kind,
             Some(&serde_json::to_value(&before)?),
             Some(&serde_json::to_value(&after)?),
         )?;

@@ -153,28 +153,22 @@ fn malformed_csv_is_reported_per_row() {
 #[test]
 fn bad_headers_fail_before_anything_is_read() {
     let crm = crm();
-    let error = crm
-        .import_reader(
+    let header_error = |text: &str| {
+        crm.import_reader(
             ImportKind::Parties,
-            "name,emial\nA,a@example.com\n".as_bytes(),
+            text.as_bytes(),
             ImportFormat::Csv,
             &ImportOptions::default(),
             &mut |_| {},
         )
-        .unwrap_err();
+        .unwrap_err()
+    };
+    let error = header_error("name,emial\nA,a@example.com\n");
     assert_eq!(
         error.to_string(),
         "invalid row 1, column emial: unknown column `emial`; did you mean `email`?"
     );
-    let error = crm
-        .import_reader(
-            ImportKind::Parties,
-            "name,Name\n".as_bytes(),
-            ImportFormat::Csv,
-            &ImportOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap_err();
+    let error = header_error("name,Name\n");
     assert!(matches!(error, Error::Invalid { .. }));
     // A column map renames headers.
     let report = import(

@@ -48,17 +48,17 @@ fn duplicate_candidates_by_email_phone_and_name() {
     assert_eq!(crm.read(|tx| tx.duplicate_candidates(100)).unwrap().len(), 1);
 }
 
+fn two_people(crm: &Crm) -> (PartyId, PartyId) {
+    crm.write(|tx| {
+        Ok((tx.create_party(NewParty::person("A"))?.id, tx.create_party(NewParty::person("B"))?.id))
+    })
+    .unwrap()
+}
+
 #[test]
 fn merge_refuses_itself_deleted_and_unknown_parties() {
     let crm = crm();
-    let (a, b) = crm
-        .write(|tx| {
-            Ok((
-                tx.create_party(NewParty::person("A"))?.id,
-                tx.create_party(NewParty::person("B"))?.id,
-            ))
-        })
-        .unwrap();
+    let (a, b) = two_people(&crm);
     let error = fails_cleanly(&crm, |tx| tx.merge(a, a));
     assert!(matches!(error, Error::Invalid { .. }), "{error}");
     crm.write(|tx| tx.delete_party(b)).unwrap();
@@ -73,14 +73,7 @@ fn merge_refuses_itself_deleted_and_unknown_parties() {
 #[test]
 fn merged_party_points_at_survivor_and_cannot_be_restored() {
     let crm = crm();
-    let (a, b) = crm
-        .write(|tx| {
-            Ok((
-                tx.create_party(NewParty::person("A"))?.id,
-                tx.create_party(NewParty::person("B"))?.id,
-            ))
-        })
-        .unwrap();
+    let (a, b) = two_people(&crm);
     crm.write(|tx| tx.merge(a, b)).unwrap();
     assert_eq!(crm.read(|tx| tx.surviving_party(b)).unwrap().id, a);
     let error = fails_cleanly(&crm, |tx| tx.restore_party(b));
