@@ -136,8 +136,10 @@ pub struct ContactPoint {
     /// The normalised value (lower-case e-mail, E.164 phone, …).
     pub normalized: String,
     /// Label.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Current consent per purpose, sorted by purpose.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consents: Vec<Consent>,
     /// Creation time.
     pub created_at: DateTime<Utc>,

@@ -173,6 +173,7 @@ pub struct RoleSpan {
     /// First day the role holds.
     pub since: NaiveDate,
     /// Last day the role holds, if it has ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<NaiveDate>,
 }
 
@@ -360,6 +361,8 @@ impl NewParty {
 }
 
 /// A saved party.
+///
+/// In JSON (events, exports) absent values and empty lists are left out.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Party {
     /// Id.
@@ -369,32 +372,44 @@ pub struct Party {
     /// Display name.
     pub name: String,
     /// Roles with their date spans (ended ones included).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<RoleSpan>,
     /// Current lifecycle stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<LifecycleStage>,
     /// Responsible salesperson.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<PartyId>,
     /// Preferred language.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     /// Preferred currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<Currency>,
     /// Tags, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Custom field values.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, FieldValue>,
     /// Ids in other systems, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub external_ids: Vec<ExternalId>,
     /// Contact points, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contacts: Vec<ContactPoint>,
     /// Notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
     /// Set when soft-deleted (also when merged into another party or erased).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// The party this one was merged into.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<PartyId>,
 }
 

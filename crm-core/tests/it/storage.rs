@@ -43,14 +43,30 @@ fn a_v1_database_opens_upgrades_and_keeps_its_data() {
     assert_eq!(schema_of(&path), schema_of(&fresh), "upgraded schema differs from a fresh one");
 }
 
+/// Builds a database from a frozen schema file.
+fn replay(dir: &Path, version: i64) -> std::path::PathBuf {
+    let path = dir.join(format!("replayed-v{version}.db"));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let sql = std::fs::read_to_string(data(&format!("schema/v{version}.sql"))).unwrap();
+    assert!(sql.trim_end().ends_with(&format!("PRAGMA user_version = {version};")));
+    conn.execute_batch(&sql).unwrap();
+    path
+}
+
 #[test]
 fn the_frozen_v1_schema_matches_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.db");
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(&std::fs::read_to_string(data("schema/v1.sql")).unwrap()).unwrap();
-    drop(conn);
-    assert_eq!(schema_of(&path), schema_of(&data("db/v1.db")));
+    assert_eq!(schema_of(&replay(dir.path(), 1)), schema_of(&data("db/v1.db")));
+}
+
+#[test]
+fn a_fresh_database_has_the_frozen_schema_of_the_current_version() {
+    // A change to the schema needs a new migration and a new frozen file;
+    // editing a released migration fails here.
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.db");
+    drop(Crm::open(&fresh).unwrap());
+    assert_eq!(schema_of(&fresh), schema_of(&replay(dir.path(), SCHEMA_VERSION)));
 }
 
 #[test]

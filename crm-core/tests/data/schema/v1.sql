@@ -27,7 +27,7 @@ CREATE TABLE parties (
     merged_into TEXT REFERENCES parties (id)
 );
 CREATE INDEX parties_owner_id ON parties (owner_id);
-CREATE INDEX parties_merged_into ON parties (merged_into);
+CREATE INDEX parties_merged_into ON parties (merged_into) WHERE merged_into IS NOT NULL;
 CREATE INDEX parties_name_key ON parties (name_key);
 
 CREATE TABLE party_roles (
@@ -166,8 +166,10 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_party_id ON tasks (party_id);
 CREATE INDEX tasks_assignee_id ON tasks (assignee_id, due_at);
 
+-- `seq` is the row id: events are never deleted (erasure scrubs their
+-- payload), so the next `seq` is always greater than every committed one.
 CREATE TABLE events (
-    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq       INTEGER PRIMARY KEY,
     at        TEXT NOT NULL,
     actor     TEXT NOT NULL,
     entity    TEXT NOT NULL,
