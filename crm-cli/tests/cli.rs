@@ -154,3 +154,47 @@ fn demo_builds_a_database_and_tours_it() {
     let out = ok(&["--db", db.to_str().unwrap(), "party", "show", "erp:P-00001"]);
     assert!(out.contains("erp:P-00001"));
 }
+
+#[test]
+fn two_processes_import_into_one_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("shared.db"));
+    ok(&["--db", &db, "init"]);
+    let files: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|prefix| {
+            let path = dir.path().join(format!("{prefix}.csv"));
+            let mut text = String::from("external_id,name\n");
+            for n in 0..1_500 {
+                text.push_str(&format!("{prefix}:{n},Party {prefix}{n}\n"));
+            }
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    let running: Vec<_> = files
+        .iter()
+        .map(|file| {
+            Command::new(env!("CARGO_BIN_EXE_crm"))
+                .args([
+                    "--db",
+                    &db,
+                    "import",
+                    "parties",
+                    file.to_str().unwrap(),
+                    "--skip-invalid",
+                    "--batch-size",
+                    "100",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in running {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", text(&output).1);
+    }
+    assert!(ok(&["--db", &db, "init"]).contains("3000 parties"));
+}

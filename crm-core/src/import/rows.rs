@@ -485,14 +485,12 @@ impl Crm {
         let file = std::fs::File::open(path)
             .map_err(|e| Error::Io { path: path.to_owned(), source: e })?;
         let format = options.format.unwrap_or_else(|| ImportFormat::from_path(path));
-        run_import(
-            self,
-            kind,
-            std::io::BufReader::with_capacity(1 << 16, file),
-            format,
-            options,
-            progress,
-        )
+        let input = std::io::BufReader::with_capacity(1 << 16, file);
+        run_import(self, kind, input, format, options, progress).map_err(|error| match error {
+            // The reader does not know the file's name.
+            Error::Io { source, .. } => Error::Io { path: path.to_owned(), source },
+            other => other,
+        })
     }
 
     /// Imports from any reader. See [`Crm::import_file`].
