@@ -542,8 +542,8 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
     println!(
         "2. Hierarchy: {group_name} has {} subsidiaries over {depth} levels; group annual revenue rolls up to ¥{} (own ¥{})",
         descendants.len(),
-        rollup.total,
-        rollup.own
+        crate::show::thousands(&rollup.total.to_string()),
+        crate::show::thousands(&rollup.own.to_string())
     );
 
     for query in ["伟", "空调", "quote"] {

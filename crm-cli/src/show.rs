@@ -45,10 +45,10 @@ pub(crate) fn party(crm: &Crm, key: &str, json: bool) -> CliResult {
         println!("interactions ({} in all, newest first):", interactions.total);
         for i in &interactions.items {
             println!(
-                "  {} {:<8} {:<8} {}{}",
+                "  {} {} {} {}{}",
                 i.at.format("%Y-%m-%d %H:%M"),
-                i.channel.label(lang),
-                i.direction.label(lang),
+                pad(i.channel.label(lang), 11),
+                pad(i.direction.label(lang), 8),
                 i.subject,
                 i.outcome.as_deref().map(|o| format!(" → {o}")).unwrap_or_default()
             );
@@ -93,8 +93,8 @@ fn print_party(party: &Party, lang: Lang) {
             .map(|c| format!("{}{}", if c.granted { "+" } else { "-" }, c.purpose))
             .collect();
         println!(
-            "  {:<9} {}{}",
-            format!("{}:", contact.kind.label(lang)),
+            "  {} {}{}",
+            pad(&format!("{}:", contact.kind.label(lang)), 9),
             contact.value,
             if consents.is_empty() { String::new() } else { format!("  [{}]", consents.join(" ")) }
         );
@@ -169,6 +169,49 @@ pub(crate) fn duplicates(crm: &Crm, limit: u64) -> CliResult {
         );
     }
     Ok(())
+}
+
+/// Pads `text` with spaces to `width` terminal columns (CJK characters take
+/// two).
+pub(crate) fn pad(text: &str, width: usize) -> String {
+    let used: usize = text.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum();
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6)
+}
+
+/// Groups the whole part of a decimal number in thousands: `1234567.5` →
+/// `1,234,567.5`.
+pub(crate) fn thousands(number: &str) -> String {
+    let (sign, rest) = number.strip_prefix('-').map_or(("", number), |r| ("-", r));
+    let (whole, fraction) = rest.split_once('.').map_or((rest, None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match fraction {
+        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_and_padding() {
+        assert_eq!(thousands("352146000"), "352,146,000");
+        assert_eq!(thousands("-1234.50"), "-1,234.50");
+        assert_eq!(thousands("12"), "12");
+        assert_eq!(pad("手机:", 9), "手机:    ");
+        assert_eq!(pad("Mobile:", 9), "Mobile:  ");
+    }
 }
 
 fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
