@@ -200,6 +200,10 @@ pub(crate) fn thousands(number: &str) -> String {
     }
 }
 
+fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
+    serde_json::to_string_pretty(value).map_err(|e| Failure::usage(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,8 +216,4 @@ mod tests {
         assert_eq!(pad("手机:", 9), "手机:    ");
         assert_eq!(pad("Mobile:", 9), "Mobile:  ");
     }
-}
-
-fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
-    serde_json::to_string_pretty(value).map_err(|e| Failure::usage(e.to_string()))
 }
