@@ -82,6 +82,9 @@ enum Command {
         /// Most pairs to show.
         #[arg(long, default_value_t = 50)]
         limit: u64,
+        /// Only pairs with this reason: email, phone or name.
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Merge party ABSORB into party KEEP (ids or system:value external ids).
     Merge {
@@ -228,7 +231,10 @@ fn run(cli: Cli) -> CliResult {
             show::party(&crm, &party, json)
         }
         Command::Events { since, limit, json } => show::events(&crm, since, limit, json),
-        Command::Duplicates { limit } => show::duplicates(&crm, limit),
+        Command::Duplicates { limit, reason } => {
+            let reason = reason.map(|r| crm_core::DuplicateReason::from_code(&r)).transpose()?;
+            show::duplicates(&crm, limit, reason)
+        }
         Command::Merge { keep, absorb } => {
             let report = crm.write_as("cli", |tx| {
                 let keep = tx.resolve_party(&keep)?;

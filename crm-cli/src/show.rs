@@ -146,10 +146,20 @@ pub(crate) fn events(crm: &Crm, since: i64, limit: u64, json: bool) -> CliResult
     Ok(())
 }
 
-pub(crate) fn duplicates(crm: &Crm, limit: u64) -> CliResult {
+pub(crate) fn duplicates(
+    crm: &Crm,
+    limit: u64,
+    reason: Option<crm_core::DuplicateReason>,
+) -> CliResult {
     let rows = crm.read(|tx| {
         let mut rows = Vec::new();
-        for candidate in tx.duplicate_candidates(limit)? {
+        // Candidates come e-mail first, then phone, then name; a filter on a
+        // later reason has to look past the earlier ones.
+        let fetch = if reason.is_some() { u64::MAX } else { limit };
+        let candidates = tx.duplicate_candidates(fetch)?.into_iter();
+        for candidate in
+            candidates.filter(|c| reason.is_none_or(|r| c.reason == r)).take(limit as usize)
+        {
             let a = tx.get_party(candidate.a)?.name;
             let b = tx.get_party(candidate.b)?.name;
             rows.push((candidate, a, b));

@@ -56,6 +56,9 @@ fn init_import_search_show_events_merge_export() {
 
     let out = ok(&["--db", &db, "duplicates"]);
     assert!(out.contains("phone"), "{out}");
+    let out = ok(&["--db", &db, "duplicates", "--reason", "email"]);
+    assert!(out.starts_with("0 candidate pairs"), "{out}");
+    assert_eq!(crm(&["--db", &db, "duplicates", "--reason", "shoe-size"]).status.code(), Some(2));
 
     let out = ok(&["--db", &db, "merge", "erp:1", "erp:2"]);
     assert!(out.contains("moved 1 contact points"), "{out}");

@@ -152,7 +152,9 @@ impl Crm {
         Crm::builder().open(path)
     }
 
-    /// Opens a private in-memory database.
+    /// Opens a private in-memory database (gone when the last clone is
+    /// dropped). Reads and writes share its one connection, so they take
+    /// turns; use a file for concurrent readers.
     ///
     /// # Errors
     ///
