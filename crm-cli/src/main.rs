@@ -93,6 +93,11 @@ enum Command {
         /// The party merged into it.
         absorb: String,
     },
+    /// Undo the merge of party ABSORBED into the party it was merged into.
+    Unmerge {
+        /// The party that was absorbed (id or system:value external id).
+        absorbed: String,
+    },
     /// Print everything held on a party as JSON.
     ExportParty {
         /// Party id or system:value external id.
@@ -251,6 +256,14 @@ fn run(cli: Cli) -> CliResult {
                 report.tasks,
                 report.external_ids
             );
+            Ok(())
+        }
+        Command::Unmerge { absorbed } => {
+            let party = crm.write_as("cli", |tx| {
+                let absorbed = tx.resolve_party(&absorbed)?;
+                tx.unmerge(absorbed.id)
+            })?;
+            println!("{} ({}) is a party of its own again", party.name, party.id);
             Ok(())
         }
         Command::ExportParty { party } => {

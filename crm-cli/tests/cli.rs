@@ -23,6 +23,18 @@ fn ok(args: &[&str]) -> String {
     stdout
 }
 
+/// The id of the party that the last merge absorbed.
+fn merged_id(db: &str) -> String {
+    let lines = ok(&["--db", db, "events", "--json", "--limit", "1000"]);
+    lines
+        .lines()
+        .rev()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["kind"] == "party.absorbed")
+        .map(|e| e["entity_id"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
 fn db_arg(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
@@ -79,6 +91,12 @@ fn init_import_search_show_events_merge_export() {
     let export: serde_json::Value =
         serde_json::from_str(&ok(&["--db", &db, "export-party", "erp:2"])).unwrap();
     assert_eq!(export["party"]["name"], "张伟", "erp:2 now belongs to the surviving party");
+
+    let out = ok(&["--db", &db, "unmerge", &merged_id(&db)]);
+    assert!(out.contains("Zhang Wei") && out.contains("of its own again"), "{out}");
+    let export: serde_json::Value =
+        serde_json::from_str(&ok(&["--db", &db, "export-party", "erp:2"])).unwrap();
+    assert_eq!(export["party"]["name"], "Zhang Wei", "erp:2 is back with its own party");
 }
 
 #[test]

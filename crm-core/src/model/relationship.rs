@@ -62,7 +62,7 @@ impl NewRelationship {
 }
 
 /// A saved relationship.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Relationship {
     /// Id.
     pub id: RelationshipId,

@@ -1,10 +1,12 @@
 //! Merging duplicate parties.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use crate::Error;
-use crate::model::{Party, PartyId};
+use crate::model::{ExternalId, Party, PartyId, Relationship};
 use crate::store::Tx;
+use crate::store::codec::collect;
+use crate::store::relationship::relationship_from_row;
 
 /// How many child rows a merge moved, per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -33,6 +35,31 @@ pub struct MergeReport {
     pub fields: u64,
     /// Parties whose owner was the absorbed party.
     pub owned_parties: u64,
+}
+
+/// What a merge moved, kept in the `party.merged` event so that
+/// [`Tx::unmerge`] can move it back.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct MergeRecord {
+    kept: String,
+    absorbed: String,
+    contact_points: Vec<String>,
+    relationships_dropped: Vec<Relationship>,
+    relationships_from: Vec<String>,
+    relationships_to: Vec<String>,
+    interactions: Vec<String>,
+    interactions_owned: Vec<String>,
+    tasks: Vec<String>,
+    tasks_assigned: Vec<String>,
+    external_ids: Vec<String>,
+    tags: Vec<String>,
+    tags_added: Vec<String>,
+    roles: Vec<String>,
+    fields: Vec<(String, String)>,
+    fields_taken: Vec<String>,
+    stages: Vec<String>,
+    owned_parties: Vec<String>,
+    merged_before: Vec<String>,
 }
 
 impl Tx<'_> {
@@ -73,6 +100,46 @@ impl Tx<'_> {
         let k = keep.to_string();
         let a = absorb.to_string();
         let mut report = MergeReport { kept: keep, absorbed: absorb, ..MergeReport::default() };
+        // What moves is written down first, so that `unmerge` can move it back.
+        let moved = MergeRecord {
+            kept: k.clone(),
+            absorbed: a.clone(),
+            contact_points: self.ids("SELECT id FROM contact_points WHERE party_id = ?1", &a)?,
+            relationships_dropped: {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT id, from_id, to_id, kind, role, since, until, created_at
+                     FROM relationships
+                     WHERE (from_id = ?2 AND to_id = ?1) OR (from_id = ?1 AND to_id = ?2)",
+                )?;
+                collect(&mut stmt, params![k, a], relationship_from_row)?
+            },
+            relationships_from: self.ids("SELECT id FROM relationships WHERE from_id = ?1", &a)?,
+            relationships_to: self.ids("SELECT id FROM relationships WHERE to_id = ?1", &a)?,
+            interactions: self.ids("SELECT id FROM interactions WHERE party_id = ?1", &a)?,
+            interactions_owned: self.ids("SELECT id FROM interactions WHERE owner_id = ?1", &a)?,
+            tasks: self.ids("SELECT id FROM tasks WHERE party_id = ?1", &a)?,
+            tasks_assigned: self.ids("SELECT id FROM tasks WHERE assignee_id = ?1", &a)?,
+            external_ids: absorb_before.external_ids.iter().map(ToString::to_string).collect(),
+            tags: absorb_before.tags.clone(),
+            tags_added: absorb_before
+                .tags
+                .iter()
+                .filter(|t| !keep_before.tags.contains(t))
+                .cloned()
+                .collect(),
+            roles: self.ids("SELECT CAST(id AS TEXT) FROM party_roles WHERE party_id = ?1", &a)?,
+            fields: absorb_before.fields.iter().map(|(n, v)| (n.clone(), v.to_text())).collect(),
+            fields_taken: absorb_before
+                .fields
+                .keys()
+                .filter(|n| !keep_before.fields.contains_key(*n))
+                .cloned()
+                .collect(),
+            stages: self
+                .ids("SELECT CAST(id AS TEXT) FROM party_stages WHERE party_id = ?1", &a)?,
+            owned_parties: self.ids("SELECT id FROM parties WHERE owner_id = ?1", &a)?,
+            merged_before: self.ids("SELECT id FROM parties WHERE merged_into = ?1", &a)?,
+        };
         let exec =
             |sql: &str| -> crate::Result<u64> { Ok(self.conn.execute(sql, params![k, a])? as u64) };
         report.contact_points =
@@ -116,11 +183,186 @@ impl Tx<'_> {
         self.reindex_interactions_of(keep)?;
         let keep_after = self.get_party(keep)?;
         let before = serde_json::json!({ "kept": keep_before, "absorbed": absorb_before });
-        let after = serde_json::json!({ "kept": keep_after, "report": report });
+        let after = serde_json::json!({ "kept": keep_after, "report": report, "moved": moved });
         self.record_event("party", &k, "party.merged", Some(&before), Some(&after))?;
         let absorbed_after = self.get_party(absorb)?;
         self.record_party_change(&absorb_before, &absorbed_after, "party.absorbed")?;
         Ok(report)
+    }
+
+    /// Undoes the merge of `absorbed` into the party it was merged into, from
+    /// the record the `party.merged` event keeps: the absorbed party is live
+    /// again and every row that moved goes back — unless it was deleted or
+    /// moved elsewhere since. Rows added to the kept party after the merge
+    /// stay with it. A custom field the kept party took over goes back only if
+    /// its value is unchanged. Records a `party.unmerged` event.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::NotFound`] for an unknown party.
+    /// - [`Error::Conflict`] when the party is not merged, the survivor is
+    ///   deleted, or the merge record was scrubbed by an erasure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crm_core::{ContactKind, NewParty};
+    /// # let crm = crm_core::Crm::open_in_memory()?;
+    /// let (a, b) = crm.write(|tx| {
+    ///     let a = tx.create_party(NewParty::person("Li Lei"))?.id;
+    ///     let b = tx.create_party(NewParty::person("Li Lei").with_contact(ContactKind::Email, "li@example.com"))?.id;
+    ///     tx.merge(a, b)?;
+    ///     Ok((a, b))
+    /// })?;
+    /// crm.write(|tx| tx.unmerge(b))?;
+    /// let restored = crm.read(|tx| tx.get_party(b))?;
+    /// assert!(restored.is_live());
+    /// assert_eq!(restored.contacts[0].value, "li@example.com");
+    /// assert!(crm.read(|tx| tx.get_party(a))?.contacts.is_empty());
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn unmerge(&mut self, absorbed: PartyId) -> crate::Result<Party> {
+        let absorbed_before = self.get_party(absorbed)?;
+        let Some(keep) = absorbed_before.merged_into else {
+            return Err(Error::conflict(format!("party {absorbed} is not merged into another")));
+        };
+        self.require_live(keep, "party").map_err(|_| {
+            Error::conflict(format!("party {absorbed} was merged into {keep}, which is deleted"))
+        })?;
+        let a = absorbed.to_string();
+        let k = keep.to_string();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json_extract(after, '$.moved') FROM events
+             WHERE entity = 'party' AND entity_id = ?1 AND kind = 'party.merged'
+               AND json_extract(after, '$.moved.absorbed') = ?2
+             ORDER BY seq DESC LIMIT 1",
+        )?;
+        let record: Option<String> =
+            stmt.query_row(params![k, a], |row| row.get(0)).optional()?.flatten();
+        let Some(record) = record else {
+            return Err(Error::conflict(format!(
+                "no merge record of {absorbed} into {keep} (it may have been scrubbed by an erasure)"
+            )));
+        };
+        let moved: MergeRecord = serde_json::from_str(&record)?;
+        let keep_before = self.get_party(keep)?;
+        let back = |tx: &Tx<'_>, sql: &str, ids: &[String]| -> crate::Result<()> {
+            let mut stmt = tx.conn.prepare_cached(sql)?;
+            for id in ids {
+                stmt.execute(params![a, k, id])?;
+            }
+            Ok(())
+        };
+        self.conn.execute(
+            "UPDATE parties SET deleted_at = NULL, merged_into = NULL, updated_at = ?2 WHERE id = ?1",
+            params![a, self.now_text.as_str()],
+        )?;
+        back(
+            self,
+            "UPDATE contact_points SET party_id = ?1 WHERE party_id = ?2 AND id = ?3",
+            &moved.contact_points,
+        )?;
+        back(
+            self,
+            "UPDATE relationships SET from_id = ?1 WHERE from_id = ?2 AND id = ?3",
+            &moved.relationships_from,
+        )?;
+        back(
+            self,
+            "UPDATE relationships SET to_id = ?1 WHERE to_id = ?2 AND id = ?3",
+            &moved.relationships_to,
+        )?;
+        for relationship in &moved.relationships_dropped {
+            if self.get_relationship(relationship.id).is_err() {
+                self.insert_relationship(relationship)?;
+            }
+        }
+        back(
+            self,
+            "UPDATE interactions SET party_id = ?1 WHERE party_id = ?2 AND id = ?3",
+            &moved.interactions,
+        )?;
+        back(
+            self,
+            "UPDATE interactions SET owner_id = ?1 WHERE owner_id = ?2 AND id = ?3",
+            &moved.interactions_owned,
+        )?;
+        back(self, "UPDATE tasks SET party_id = ?1 WHERE party_id = ?2 AND id = ?3", &moved.tasks)?;
+        back(
+            self,
+            "UPDATE tasks SET assignee_id = ?1 WHERE assignee_id = ?2 AND id = ?3",
+            &moved.tasks_assigned,
+        )?;
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE external_ids SET party_id = ?1 WHERE party_id = ?2 AND system = ?3 AND value = ?4",
+        )?;
+        for text in &moved.external_ids {
+            let external_id = ExternalId::parse(text)?;
+            stmt.execute(params![a, k, external_id.system, external_id.value])?;
+        }
+        self.insert_tags(absorbed, &moved.tags)?;
+        let mut stmt =
+            self.conn.prepare_cached("DELETE FROM party_tags WHERE party_id = ?1 AND tag = ?2")?;
+        for tag in &moved.tags_added {
+            stmt.execute(params![k, tag])?;
+        }
+        back(
+            self,
+            "UPDATE party_roles SET party_id = ?1 WHERE party_id = ?2 AND id = CAST(?3 AS INTEGER)",
+            &moved.roles,
+        )?;
+        back(
+            self,
+            "UPDATE party_stages SET party_id = ?1 WHERE party_id = ?2 AND id = CAST(?3 AS INTEGER)",
+            &moved.stages,
+        )?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO party_fields (party_id, field, value) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut remove = self.conn.prepare_cached(
+            "DELETE FROM party_fields WHERE party_id = ?1 AND field = ?2 AND value = ?3",
+        )?;
+        for (name, value) in &moved.fields {
+            insert.execute(params![a, name, value])?;
+            if moved.fields_taken.contains(name) {
+                remove.execute(params![k, name, value])?;
+            }
+        }
+        back(
+            self,
+            "UPDATE parties SET owner_id = ?1 WHERE owner_id = ?2 AND id = ?3",
+            &moved.owned_parties,
+        )?;
+        back(
+            self,
+            "UPDATE parties SET merged_into = ?1 WHERE merged_into = ?2 AND id = ?3",
+            &moved.merged_before,
+        )?;
+        self.conn.execute(
+            "UPDATE parties SET updated_at = ?2 WHERE id = ?1",
+            params![k, self.now_text.as_str()],
+        )?;
+        self.reindex_party(keep)?;
+        self.reindex_party(absorbed)?;
+        self.reindex_interactions_of(keep)?;
+        self.reindex_interactions_of(absorbed)?;
+        let keep_after = self.get_party(keep)?;
+        let absorbed_after = self.get_party(absorbed)?;
+        let before = serde_json::json!({ "kept": keep_before, "absorbed": absorbed_before });
+        let after = serde_json::json!({ "kept": keep_after, "absorbed": absorbed_after });
+        self.record_event("party", &a, "party.unmerged", Some(&before), Some(&after))?;
+        Ok(absorbed_after)
+    }
+
+    /// The ids a one-parameter query returns.
+    fn ids(&self, sql: &str, key: &str) -> crate::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params![key])?;
+        let mut ids = Vec::new();
+        while let Some(row) = rows.next()? {
+            ids.push(row.get(0)?);
+        }
+        Ok(ids)
     }
 
     /// The party a merged party now lives on as (following chains), or the

@@ -71,6 +71,42 @@ fn merge_refuses_itself_deleted_and_unknown_parties() {
 }
 
 #[test]
+fn unmerge_refuses_what_it_cannot_undo() {
+    let crm = crm();
+    let (a, b) = two_people(&crm);
+    let error = fails_cleanly(&crm, |tx| tx.unmerge(b));
+    assert!(error.to_string().contains("is not merged"), "{error}");
+    crm.write(|tx| tx.merge(a, b)).unwrap();
+    crm.write(|tx| tx.erase_party(a)).unwrap();
+    let error = fails_cleanly(&crm, |tx| tx.unmerge(b));
+    assert!(matches!(error, Error::Conflict { .. }), "{error}");
+}
+
+#[test]
+fn rows_added_after_a_merge_stay_with_the_survivor() {
+    let crm = crm();
+    let (a, b) = two_people(&crm);
+    crm.write(|tx| {
+        tx.merge(a, b)?;
+        tx.add_contact_point(
+            a,
+            crm_core::NewContactPoint::new(ContactKind::Email, "new@example.com"),
+        )?;
+        tx.unmerge(b)
+    })
+    .unwrap();
+    assert_eq!(crm.read(|tx| tx.get_party(a)).unwrap().contacts.len(), 1);
+    assert!(crm.read(|tx| tx.get_party(b)).unwrap().contacts.is_empty());
+    let kinds: Vec<_> = crm
+        .read(|tx| tx.events_for("party", &b.to_string()))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.last().map(String::as_str), Some("party.unmerged"));
+}
+
+#[test]
 fn merged_party_points_at_survivor_and_cannot_be_restored() {
     let crm = crm();
     let (a, b) = two_people(&crm);
@@ -221,5 +257,17 @@ proptest! {
             prop_assert_eq!(&after["party"]["fields"][&name], expected);
         }
         prop_assert_eq!(absorbed["party"]["merged_into"].as_str().unwrap(), keep.to_string());
+
+        // Unmerging puts every row back where it was.
+        crm.write(|tx| tx.unmerge(absorb)).unwrap();
+        let comparable = |mut doc: serde_json::Value| {
+            for key in ["events", "exported_at"] {
+                doc.as_object_mut().unwrap().remove(key);
+            }
+            doc["party"].as_object_mut().unwrap().remove("updated_at");
+            doc
+        };
+        prop_assert_eq!(comparable(crm.read(|tx| tx.export_party(keep)).unwrap()), comparable(before_keep));
+        prop_assert_eq!(comparable(crm.read(|tx| tx.export_party(absorb)).unwrap()), comparable(before_absorb));
     }
 }
