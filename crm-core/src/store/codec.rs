@@ -8,6 +8,11 @@ use crate::Error;
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
+/// A time cut to the microseconds the database keeps.
+pub(crate) fn stored_precision(time: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(time, 6)
+}
+
 /// Fixed-width UTC text, so that text order is time order.
 pub(crate) fn time_text(time: &DateTime<Utc>) -> String {
     time.format(TIME_FORMAT).to_string()

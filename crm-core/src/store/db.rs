@@ -354,6 +354,9 @@ pub struct Tx<'c> {
 
 impl<'c> Tx<'c> {
     pub(crate) fn new(conn: &'c Connection, now: DateTime<Utc>, actor: String) -> Tx<'c> {
+        // Times are stored to the microsecond; values handed back must equal
+        // what a later read returns.
+        let now = crate::store::codec::stored_precision(now);
         Tx {
             conn,
             now,

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::store::Tx;
 use crate::store::codec::{
-    collect, get, get_opt_parsed, get_opt_time, get_parsed, get_time, time_text,
+    collect, get, get_opt_parsed, get_opt_time, get_parsed, get_time, stored_precision, time_text,
 };
 use crate::store::event::limit_param;
 
@@ -86,7 +86,7 @@ impl Tx<'_> {
         let changed = before.party_id != new.party_id
             || before.channel != new.channel
             || before.direction != new.direction
-            || before.at != new.at
+            || before.at != stored_precision(new.at)
             || before.subject != new.subject
             || before.body != new.body
             || before.outcome != new.outcome
@@ -104,7 +104,7 @@ impl Tx<'_> {
                 new.party_id.to_string(),
                 new.channel.code(),
                 new.direction.code(),
-                time_text(&new.at),
+                time_text(&stored_precision(new.at)),
                 new.subject,
                 new.body,
                 new.outcome,
@@ -203,7 +203,7 @@ impl Tx<'_> {
             title: new.title,
             party_id: new.party_id,
             assignee: new.assignee,
-            due_at: new.due_at,
+            due_at: stored_precision(new.due_at),
             notes: new.notes,
             status: TaskStatus::Open,
             closed_at: None,
@@ -356,7 +356,7 @@ impl Tx<'_> {
             party_id: new.party_id,
             channel: new.channel,
             direction: new.direction,
-            at: new.at,
+            at: stored_precision(new.at),
             subject: new.subject,
             body: new.body,
             outcome: new.outcome,

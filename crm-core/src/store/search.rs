@@ -36,30 +36,34 @@ impl Tx<'_> {
         if terms.is_empty() {
             return Err(crate::Error::invalid("query", "must not be empty"));
         }
-        // Each source gives (party, entity, entity id, text, score); the
-        // score is negated BM25 when the index can be used, else a constant.
-        let use_index = terms.iter().all(|t| t.chars().count() >= TRIGRAM);
+        // Terms of 3+ characters go to the trigram index (MATCH, ranked by
+        // BM25); shorter ones filter with LIKE, over the index's matches when
+        // there are long terms too, else over every row.
+        let (long, short): (Vec<&str>, Vec<&str>) =
+            terms.iter().partition(|t| t.chars().count() >= TRIGRAM);
+        let use_index = !long.is_empty();
         let mut values = Vec::new();
-        let filter = |table: &str| -> String {
-            if use_index {
-                format!("{table} MATCH ?1")
-            } else {
-                (1..=terms.len())
-                    .map(|n| format!("{table}.text LIKE ?{n} ESCAPE '\\'"))
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
-            }
-        };
         if use_index {
-            let expression = terms
+            let expression = long
                 .iter()
                 .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
                 .collect::<Vec<_>>()
                 .join(" AND ");
             values.push(expression);
-        } else {
-            values.extend(terms.iter().map(|term| format!("%{}%", escape_like(term))));
         }
+        values.extend(short.iter().map(|term| format!("%{}%", escape_like(term))));
+        let filter = |table: &str| -> String {
+            let mut clauses = Vec::new();
+            if use_index {
+                clauses.push(format!("{table} MATCH ?1"));
+            }
+            let first_like = usize::from(use_index) + 1;
+            clauses.extend(
+                (first_like..first_like + short.len())
+                    .map(|n| format!("{table}.text LIKE ?{n} ESCAPE '\\'")),
+            );
+            clauses.join(" AND ")
+        };
         let rank = |table: &str| if use_index { format!("-bm25({table})") } else { "0.0".into() };
         let sql = format!(
             "SELECT party_id, entity, entity_id, text, score FROM (

@@ -76,3 +76,20 @@ fn results_are_ranked_and_paged() {
     assert!(first.items.iter().all(|a| second.items.iter().all(|b| a.entity_id != b.entity_id)));
     assert!(crm.read(|tx| tx.search("   ", 0, 10)).is_err());
 }
+
+#[test]
+fn long_and_short_terms_combine() {
+    let crm = crm();
+    crm.write(|tx| {
+        tx.create_party(NewParty::person("Customer 99 Ltd"))?;
+        tx.create_party(NewParty::person("Customer 12 Ltd"))?;
+        tx.create_party(NewParty::person("Supplier 99"))?;
+        Ok(())
+    })
+    .unwrap();
+    let names = |q: &str| crm.read(|tx| tx.search(q, 0, 10)).unwrap().items.len();
+    assert_eq!(names("customer 99"), 1);
+    assert_eq!(names("99"), 2);
+    assert_eq!(names("customer"), 2);
+    assert_eq!(names("customer 9 ltd"), 1);
+}

@@ -70,3 +70,28 @@ fn interactions_are_recorded_paged_and_idempotent_by_external_id() {
     });
     assert!(error.to_string().contains("subject"));
 }
+
+#[test]
+fn values_handed_back_equal_what_a_later_read_returns() {
+    // The system clock has nanoseconds; the database keeps microseconds.
+    let crm = crm_core::Crm::open_in_memory().unwrap();
+    let at: chrono::DateTime<chrono::Utc> = "2026-03-01T09:30:00.123456789Z".parse().unwrap();
+    let (party, interaction, task) = crm
+        .write(|tx| {
+            let party = tx.create_party(NewParty::person("P"))?;
+            let interaction = tx.record_interaction(NewInteraction::new(
+                party.id,
+                Channel::Phone,
+                Direction::Inbound,
+                at,
+                "hi",
+            ))?;
+            let task = tx.create_task(NewTask::new("t", at).about(party.id))?;
+            Ok((party, interaction, task))
+        })
+        .unwrap();
+    assert_eq!(crm.read(|tx| tx.get_party(party.id)).unwrap(), party);
+    assert_eq!(crm.read(|tx| tx.get_interaction(interaction.id)).unwrap(), interaction);
+    assert_eq!(crm.read(|tx| tx.get_task(task.id)).unwrap(), task);
+    assert_eq!(interaction.at.timestamp_subsec_nanos(), 123_456_000);
+}
