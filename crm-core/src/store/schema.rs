@@ -55,6 +55,9 @@ fn configure(conn: &Connection, file: bool) -> crate::Result<()> {
             return Err(Error::Internal(format!("could not switch to WAL mode (got {mode})")));
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A large import grows the WAL to the size of its transaction; cut
+        // it back after each checkpoint instead of keeping the high mark.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     }
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
