@@ -356,3 +356,25 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn normalisation_never_panics(value in "\\PC{0,30}", country in proptest::option::of("[A-Za-z]{0,3}")) {
+            for kind in ContactKind::ALL {
+                let _ = normalize(*kind, &value, country.as_deref());
+            }
+        }
+
+        #[test]
+        fn phone_normalisation_is_idempotent(digits in "[1-9][0-9]{5,10}") {
+            let once = normalize_phone(&digits, Some("CN")).unwrap();
+            prop_assert_eq!(normalize_phone(&once, None).unwrap(), once);
+        }
+    }
+}

@@ -390,3 +390,38 @@ mod tests {
         assert!(def.check(&FieldValue::Bool(true)).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(text in "\\PC{0,40}") {
+            let _ = Decimal::parse(&text);
+            for field_type in [FieldType::Text, FieldType::Integer, FieldType::Decimal, FieldType::Bool, FieldType::Date, FieldType::Enum(vec!["a".into()])] {
+                let _ = FieldDef::new("f", field_type).parse(&text);
+            }
+            let _ = crate::model::name_key(&text);
+        }
+
+        #[test]
+        fn decimal_text_round_trips(mantissa in any::<i64>(), scale in 0u32..10) {
+            let text = Decimal { mantissa: i128::from(mantissa), scale }.normalized().to_string();
+            prop_assert_eq!(Decimal::parse(&text).unwrap().to_string(), text);
+        }
+
+        #[test]
+        fn decimal_addition_matches_integers(a in -1_000_000_000i64..1_000_000_000, b in -1_000_000_000i64..1_000_000_000) {
+            // Cents added as decimals equal the integer sum.
+            let x = Decimal::parse(&format!("{}.{:02}", a / 100, (a % 100).abs())).unwrap();
+            let x = if a < 0 && a / 100 == 0 { Decimal::parse(&format!("-0.{:02}", (a % 100).abs())).unwrap() } else { x };
+            let y = Decimal::from_integer(b);
+            let sum = x.checked_add(y).unwrap();
+            let expected = Decimal { mantissa: i128::from(a) + i128::from(b) * 100, scale: 2 }.normalized();
+            prop_assert_eq!(sum, expected);
+        }
+    }
+}

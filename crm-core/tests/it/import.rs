@@ -426,3 +426,34 @@ mod round_trip {
         }
     }
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+        /// Whatever bytes arrive, the importer reports; it never panics and
+        /// never writes half a file in all-or-nothing mode.
+        #[test]
+        fn arbitrary_csv_bytes(body in prop::collection::vec(any::<u8>(), 0..400)) {
+            let crm = crm();
+            let mut input = b"external_id,name,email,mobile,roles,tags,field.x\n".to_vec();
+            input.extend_from_slice(&body);
+            match crm.import_reader(ImportKind::Parties, input.as_slice(), ImportFormat::Csv, &ImportOptions::default(), &mut |_| {}) {
+                Ok(report) if !report.committed => prop_assert_eq!(crm.read(|tx| tx.count_parties()).unwrap(), 0),
+                Ok(report) => prop_assert!(report.errors.is_empty()),
+                Err(error) => prop_assert!(!error.to_string().is_empty()),
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_lines(body in "(\\{[\"a-z:,0-9 \\[\\]{}]{0,40}\\}\n){0,5}") {
+            let crm = crm();
+            let result = crm.import_reader(ImportKind::Interactions, body.as_bytes(), ImportFormat::JsonLines, &ImportOptions::default().skip_invalid(), &mut |_| {});
+            prop_assert!(result.is_ok());
+        }
+    }
+}
