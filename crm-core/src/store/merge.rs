@@ -245,6 +245,11 @@ impl Tx<'_> {
             )));
         };
         let moved: MergeRecord = serde_json::from_str(&record)?;
+        let external_ids = moved
+            .external_ids
+            .iter()
+            .map(|e| ExternalId::parse(e))
+            .collect::<crate::Result<Vec<_>>>()?;
         let keep_before = self.get_party(keep)?;
         let back = |tx: &Tx<'_>, sql: &str, ids: &[String]| -> crate::Result<()> {
             let mut stmt = tx.conn.prepare_cached(sql)?;
@@ -296,8 +301,7 @@ impl Tx<'_> {
         let mut stmt = self.conn.prepare_cached(
             "UPDATE external_ids SET party_id = ?1 WHERE party_id = ?2 AND system = ?3 AND value = ?4",
         )?;
-        for text in &moved.external_ids {
-            let external_id = ExternalId::parse(text)?;
+        for external_id in &external_ids {
             stmt.execute(params![a, k, external_id.system, external_id.value])?;
         }
         self.insert_tags(absorbed, &moved.tags)?;

@@ -283,28 +283,31 @@ impl Tx<'_> {
     /// [`Error::NotFound`] for an unknown or deleted party or owner;
     /// [`Error::Invalid`] for a bad value.
     pub fn update_party(&mut self, id: PartyId, patch: PartyPatch) -> crate::Result<Party> {
+        // Everything is checked before the first write.
+        if let Some(name) = &patch.name {
+            crate::model::party::validate_name(name)?;
+        }
+        if let Some(Some(owner)) = patch.owner {
+            self.require_live(owner, "owner")?;
+        }
+        if let Some(Some(language)) = &patch.language {
+            crate::model::party::validate_language(language)?;
+        }
         self.change_party(id, "party.updated", |tx| {
             let key = id.to_string();
             if let Some(name) = &patch.name {
-                crate::model::party::validate_name(name)?;
                 tx.conn.execute(
                     "UPDATE parties SET name = ?2, name_key = ?3 WHERE id = ?1",
                     params![key, name, name_key(name)],
                 )?;
             }
             if let Some(owner) = patch.owner {
-                if let Some(owner) = owner {
-                    tx.require_live(owner, "owner")?;
-                }
                 tx.conn.execute(
                     "UPDATE parties SET owner_id = ?2 WHERE id = ?1",
                     params![key, owner.map(|o| o.to_string())],
                 )?;
             }
             if let Some(language) = &patch.language {
-                if let Some(language) = language {
-                    crate::model::party::validate_language(language)?;
-                }
                 tx.conn.execute(
                     "UPDATE parties SET language = ?2 WHERE id = ?1",
                     params![key, language],
@@ -351,13 +354,13 @@ impl Tx<'_> {
             if open.is_empty() {
                 return Err(Error::not_found("role", format!("{role} of party {id}")));
             }
-            for (span_id, since) in open {
-                if until < since {
-                    return Err(Error::invalid(
-                        "until",
-                        format!("{until} is before the role started ({since})"),
-                    ));
-                }
+            if let Some((_, since)) = open.iter().find(|(_, since)| until < *since) {
+                return Err(Error::invalid(
+                    "until",
+                    format!("{until} is before the role started ({since})"),
+                ));
+            }
+            for (span_id, _) in open {
                 tx.conn.execute(
                     "UPDATE party_roles SET until = ?2 WHERE id = ?1",
                     params![span_id, date_text(&until)],

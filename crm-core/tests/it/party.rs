@@ -239,3 +239,28 @@ fn consent_is_recorded_per_purpose_with_history() {
     let error = fails_cleanly(&crm, |tx| tx.record_consent(contact.id, "Marketing!", true, "x"));
     assert!(error.to_string().contains("consent.purpose"));
 }
+
+#[test]
+fn a_failed_change_writes_nothing_even_when_the_caller_carries_on() {
+    // The caller ignores the error and commits: nothing of the failed call
+    // may be in the commit.
+    let crm = crm();
+    let id = crm
+        .write(|tx| Ok(tx.create_party(NewParty::person("Before").with_role(Role::Customer))?.id))
+        .unwrap();
+    let day = start().date_naive();
+    crm.write(|tx| {
+        let bad_owner = tx.update_party(
+            id,
+            PartyPatch::default().with_name("After").with_owner(Some(crm_core::PartyId::new())),
+        );
+        assert!(bad_owner.is_err());
+        let bad_end = tx.end_role(id, Role::Customer, day - chrono::Days::new(1));
+        assert!(bad_end.is_err());
+        Ok(())
+    })
+    .unwrap();
+    let party = crm.read(|tx| tx.get_party(id)).unwrap();
+    assert_eq!(party.name, "Before");
+    assert_eq!(party.roles[0].until, None);
+}
