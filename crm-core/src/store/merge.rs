@@ -172,15 +172,7 @@ impl Tx<'_> {
             "UPDATE parties SET deleted_at = ?3, merged_into = ?1, updated_at = ?3 WHERE id = ?2",
             params![k, a, self.now_text.as_str()],
         )?;
-        self.conn.execute(
-            "UPDATE parties SET updated_at = ?2 WHERE id = ?1",
-            params![k, self.now_text.as_str()],
-        )?;
-        // Re-index only after the roles have settled: the merged rows may
-        // have overlapping role spans, which is harmless.
-        self.reindex_party(keep)?;
-        self.reindex_party(absorb)?;
-        self.reindex_interactions_of(keep)?;
+        self.refresh_pair(keep, absorb)?;
         let keep_after = self.get_party(keep)?;
         let before = serde_json::json!({ "kept": keep_before, "absorbed": absorb_before });
         let after = serde_json::json!({ "kept": keep_after, "report": report, "moved": moved });
@@ -342,20 +334,28 @@ impl Tx<'_> {
             "UPDATE parties SET merged_into = ?1 WHERE merged_into = ?2 AND id = ?3",
             &moved.merged_before,
         )?;
-        self.conn.execute(
-            "UPDATE parties SET updated_at = ?2 WHERE id = ?1",
-            params![k, self.now_text.as_str()],
-        )?;
-        self.reindex_party(keep)?;
-        self.reindex_party(absorbed)?;
-        self.reindex_interactions_of(keep)?;
-        self.reindex_interactions_of(absorbed)?;
+        self.refresh_pair(keep, absorbed)?;
         let keep_after = self.get_party(keep)?;
         let absorbed_after = self.get_party(absorbed)?;
         let before = serde_json::json!({ "kept": keep_before, "absorbed": absorbed_before });
         let after = serde_json::json!({ "kept": keep_after, "absorbed": absorbed_after });
         self.record_event("party", &a, "party.unmerged", Some(&before), Some(&after))?;
         Ok(absorbed_after)
+    }
+
+    /// After rows moved between two parties: touches the kept one and
+    /// refreshes both parties' search entries and those of their
+    /// interactions.
+    fn refresh_pair(&self, keep: PartyId, other: PartyId) -> crate::Result<()> {
+        self.conn.execute(
+            "UPDATE parties SET updated_at = ?2 WHERE id = ?1",
+            params![keep.to_string(), self.now_text.as_str()],
+        )?;
+        for id in [keep, other] {
+            self.reindex_party(id)?;
+            self.reindex_interactions_of(id)?;
+        }
+        Ok(())
     }
 
     /// The ids a one-parameter query returns.

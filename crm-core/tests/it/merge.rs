@@ -131,38 +131,19 @@ struct Children {
     fields: Vec<u8>,
 }
 
-fn children() -> impl Strategy<Value = Children> {
-    (
-        prop::collection::vec(0u8..4, 0..4),
-        prop::collection::vec(0u8..5, 0..4),
-        prop::collection::vec(0u8..8, 0..3),
-        0usize..4,
-        0usize..3,
-        0usize..3,
-        0usize..3,
-        prop::collection::vec(0u8..3, 0..3),
-    )
-        .prop_map(
-            |(
-                emails,
-                tags,
-                roles,
-                n_interactions,
-                n_tasks,
-                n_external_ids,
-                n_edges_to_third,
-                fields,
-            )| Children {
-                emails,
-                tags,
-                roles,
-                n_interactions,
-                n_tasks,
-                n_external_ids,
-                n_edges_to_third,
-                fields,
-            },
-        )
+prop_compose! {
+    fn children()(
+        emails in prop::collection::vec(0u8..4, 0..4),
+        tags in prop::collection::vec(0u8..5, 0..4),
+        roles in prop::collection::vec(0u8..8, 0..3),
+        n_interactions in 0usize..4,
+        n_tasks in 0usize..3,
+        n_external_ids in 0usize..3,
+        n_edges_to_third in 0usize..3,
+        fields in prop::collection::vec(0u8..3, 0..3),
+    ) -> Children {
+        Children { emails, tags, roles, n_interactions, n_tasks, n_external_ids, n_edges_to_third, fields }
+    }
 }
 
 fn build(crm: &Crm, label: &str, children: &Children, third: PartyId) -> PartyId {
