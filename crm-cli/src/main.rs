@@ -98,6 +98,11 @@ enum Command {
         /// The party that was absorbed (id or system:value external id).
         absorbed: String,
     },
+    /// Write a consistent copy of the database to a new file.
+    Backup {
+        /// The new file (must not exist).
+        out: PathBuf,
+    },
     /// Print everything held on a party as JSON.
     ExportParty {
         /// Party id or system:value external id.
@@ -264,6 +269,11 @@ fn run(cli: Cli) -> CliResult {
                 tx.unmerge(absorbed.id)
             })?;
             println!("{} ({}) is a party of its own again", party.name, party.id);
+            Ok(())
+        }
+        Command::Backup { out } => {
+            crm.backup_to(&out)?;
+            println!("{}: backup written", out.display());
             Ok(())
         }
         Command::ExportParty { party } => {

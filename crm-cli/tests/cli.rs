@@ -97,6 +97,11 @@ fn init_import_search_show_events_merge_export() {
     let export: serde_json::Value =
         serde_json::from_str(&ok(&["--db", &db, "export-party", "erp:2"])).unwrap();
     assert_eq!(export["party"]["name"], "Zhang Wei", "erp:2 is back with its own party");
+
+    let copy = db_arg(&dir.path().join("copy.db"));
+    assert!(ok(&["--db", &db, "backup", &copy]).contains("backup written"));
+    assert!(ok(&["--db", &copy, "init"]).contains("3 parties"));
+    assert_eq!(crm(&["--db", &db, "backup", &copy]).status.code(), Some(2), "never overwrites");
 }
 
 #[test]

@@ -172,3 +172,23 @@ fn nested_transactions_are_an_error_not_a_deadlock() {
     .unwrap();
     assert_eq!(crm.read(|tx| tx.count_parties()).unwrap(), 2);
 }
+
+#[test]
+fn backups_are_consistent_copies_and_never_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::open(dir.path().join("live.db")).unwrap();
+    crm.write(|tx| tx.create_party(NewParty::person("Kept")).map(|_| ())).unwrap();
+    let copy = dir.path().join("copy.db");
+    crm.backup_to(&copy).unwrap();
+    crm.write(|tx| tx.create_party(NewParty::person("Later")).map(|_| ())).unwrap();
+    let restored = Crm::open(&copy).unwrap();
+    assert_eq!(restored.read(|tx| tx.count_parties()).unwrap(), 1);
+    assert_eq!(restored.read(|tx| tx.search("kept", 0, 10)).unwrap().total, 1);
+    assert!(matches!(crm.backup_to(&copy), Err(Error::Conflict { .. })));
+    // In memory too.
+    let memory = crate::support::crm();
+    memory.write(|tx| tx.create_party(NewParty::person("M")).map(|_| ())).unwrap();
+    let memory_copy = dir.path().join("memory.db");
+    memory.backup_to(&memory_copy).unwrap();
+    assert_eq!(Crm::open(&memory_copy).unwrap().read(|tx| tx.count_parties()).unwrap(), 1);
+}
