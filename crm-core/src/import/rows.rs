@@ -67,7 +67,7 @@ const CONTACT_COLUMNS: &[(&str, ContactKind)] = &[
 
 /// Rows between writes of the deferred search-index entries (bounds the
 /// memory they take).
-const INDEX_FLUSH_ROWS: u64 = 4_096;
+const INDEX_FLUSH_ROWS: u64 = 16_384;
 
 /// What applying one row did.
 enum Applied {
