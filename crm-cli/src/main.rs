@@ -121,6 +121,30 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PartyCommand {
+    /// List parties, oldest first, with optional filters.
+    List {
+        /// Only parties holding this role today (customer, prospect, …).
+        #[arg(long)]
+        role: Option<String>,
+        /// Only parties in this lifecycle stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Only parties with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only persons or only organizations.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Most parties to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Parties to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one party by id or system:value external id.
     Show {
         /// Party id or system:value external id.
@@ -239,6 +263,24 @@ fn run(cli: Cli) -> CliResult {
         Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
         Command::Party { command: PartyCommand::Show { party, json } } => {
             show::party(&crm, &party, json)
+        }
+        Command::Party {
+            command: PartyCommand::List { role, stage, tag, kind, limit, offset, json },
+        } => {
+            let mut filter = crm_core::PartyFilter::default().page(offset, limit);
+            if let Some(role) = role {
+                filter = filter.role(crm_core::Role::from_code(&role)?);
+            }
+            if let Some(stage) = stage {
+                filter = filter.stage(crm_core::LifecycleStage::from_code(&stage)?);
+            }
+            if let Some(tag) = tag {
+                filter = filter.tag(tag);
+            }
+            if let Some(kind) = kind {
+                filter = filter.kind(crm_core::PartyKind::from_code(&kind)?);
+            }
+            show::party_list(&crm, &filter, json)
         }
         Command::Events { since, limit, json } => show::events(&crm, since, limit, json),
         Command::Duplicates { limit, reason } => {

@@ -107,6 +107,32 @@ fn print_party(party: &Party, lang: Lang) {
     }
 }
 
+pub(crate) fn party_list(crm: &Crm, filter: &crm_core::PartyFilter, json: bool) -> CliResult {
+    let page = crm.read(|tx| tx.list_parties(filter))?;
+    if json {
+        for party in &page.items {
+            println!(
+                "{}",
+                serde_json::to_string(party).map_err(|e| Failure::usage(e.to_string()))?
+            );
+        }
+        return Ok(());
+    }
+    println!("{} parties match; showing {}", page.total, page.items.len());
+    for party in &page.items {
+        let lang = party.language.as_deref().map_or(Lang::En, Lang::from_tag);
+        let external = party.external_ids.first().map(ToString::to_string).unwrap_or_default();
+        println!(
+            "  {}  {}  {}  {}",
+            party.id,
+            pad(&party.name, 24),
+            pad(party.stage.map_or("", |s| s.label(lang)), 10),
+            external
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn search(crm: &Crm, text: &str, offset: u64, limit: u64) -> CliResult {
     let (page, names) = crm.read(|tx| {
         let page = tx.search(text, offset, limit)?;

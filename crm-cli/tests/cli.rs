@@ -57,6 +57,11 @@ fn init_import_search_show_events_merge_export() {
     let out = ok(&["--db", &db, "import", "parties", parties.to_str().unwrap()]);
     assert!(out.contains("3 rows read, 3 created"), "{out}");
 
+    let out = ok(&["--db", &db, "party", "list", "--role", "customer"]);
+    assert!(out.starts_with("2 parties match"), "{out}");
+    let lines = ok(&["--db", &db, "party", "list", "--json", "--limit", "1", "--offset", "2"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(lines.trim()).unwrap()["name"], "Li Na");
+    assert_eq!(crm(&["--db", &db, "party", "list", "--role", "buyer"]).status.code(), Some(2));
     let out = ok(&["--db", &db, "search", "伟"]);
     assert!(out.starts_with("1 results for `伟`"), "{out}");
 
