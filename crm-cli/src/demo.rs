@@ -174,7 +174,7 @@ pub(crate) fn run(db: Option<&Path>, people: usize, seed: u64) -> CliResult {
             path
         }
     };
-    println!("crm demo: building a demo database at {}", path.display());
+    say!("crm demo: building a demo database at {}", path.display());
     let crm = Crm::builder().actor("demo").open(&path)?;
     let mut generator = Generator { rng: fastrand::Rng::with_seed(seed) };
     let now = Utc::now();
@@ -196,13 +196,13 @@ pub(crate) fn run(db: Option<&Path>, people: usize, seed: u64) -> CliResult {
         )));
     }
     let built = connect_people(&crm, &mut generator, built, now)?;
-    println!(
+    say!(
         "  imported {} people from CSV in {:.2} s ({:.0} rows/s)",
         report.created,
         import_secs,
         report.created as f64 / import_secs.max(1e-9)
     );
-    println!(
+    say!(
         "  created {} employees, {} organisations in {} groups, {} relationships, {} interactions, {} tasks ({:.1} s in all)",
         built.employees.len(),
         built.n_orgs,
@@ -517,8 +517,8 @@ fn connect_people(
 }
 
 fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult {
-    println!();
-    println!("A short tour");
+    say!();
+    say!("A short tour");
     let roles = crm.read(|tx| {
         let mut counts = Vec::new();
         for role in Role::ALL {
@@ -529,7 +529,7 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
         }
         Ok(counts)
     })?;
-    println!("1. Parties by role: {}", roles.join(" · "));
+    say!("1. Parties by role: {}", roles.join(" · "));
 
     let (group_id, group_name) = &built.groups[0];
     let (descendants, rollup) = crm.read(|tx| {
@@ -539,7 +539,7 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
         ))
     })?;
     let depth = descendants.iter().map(|n| n.depth).max().unwrap_or(0);
-    println!(
+    say!(
         "2. Hierarchy: {group_name} has {} subsidiaries over {depth} levels; group annual revenue rolls up to ¥{} (own ¥{})",
         descendants.len(),
         crate::show::thousands(&rollup.total.to_string()),
@@ -556,7 +556,7 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
             Ok((page, first))
         })?;
         if let Some((name, snippet)) = first {
-            println!("3. Search `{query}`: {} hits; best: {name} — {snippet}", page.total);
+            say!("3. Search `{query}`: {} hits; best: {name} — {snippet}", page.total);
         }
     }
 
@@ -564,7 +564,7 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
     let count = |reason| candidates.iter().filter(|c| c.reason == reason).count();
     let phone_pairs: Vec<_> =
         candidates.iter().filter(|c| c.reason == crm_core::DuplicateReason::Phone).collect();
-    print!(
+    say_part!(
         "4. Duplicates: {} pairs share a phone, {} an e-mail, {} only a name",
         count(crm_core::DuplicateReason::Phone),
         count(crm_core::DuplicateReason::Email),
@@ -572,19 +572,22 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
     );
     if let Some(pair) = phone_pairs.first() {
         let report = crm.write(|tx| tx.merge(pair.a, pair.b))?;
-        println!(
+        say!(
             "; merged {} into {} (moved {} contact points, {} interactions)",
-            pair.b, pair.a, report.contact_points, report.interactions
+            pair.b,
+            pair.a,
+            report.contact_points,
+            report.interactions
         );
     } else {
-        println!();
+        say!();
     }
 
     let (last, recent) = crm.read(|tx| {
         let last = tx.last_event_seq()?;
         Ok((last, tx.events_since((last - 3).max(0), 3)?))
     })?;
-    println!(
+    say!(
         "5. Change feed: {last} events; newest: {}",
         recent.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>().join(", ")
     );
@@ -597,7 +600,7 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
             tx.get_party(salesperson)?.name,
         ))
     })?;
-    println!(
+    say!(
         "6. Agenda of {name} for the next 7 days: {} tasks{}",
         agenda.len(),
         agenda
@@ -611,18 +614,18 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
         let party = tx.resolve_party(sample)?;
         tx.export_party(party.id)
     })?;
-    println!(
+    say!(
         "7. Privacy: the export of {sample} holds {} contact points, {} interactions and {} events",
         export["party"]["contacts"].as_array().map_or(0, Vec::len),
         export["interactions"].as_array().map_or(0, Vec::len),
         export["events"].as_array().map_or(0, Vec::len)
     );
-    println!();
+    say!();
     let db = path.display();
-    println!("Try next:");
-    println!("  cargo run -p crm-cli -- --db {db} party show {sample}");
-    println!("  cargo run -p crm-cli -- --db {db} search 空调");
-    println!("  cargo run -p crm-cli -- --db {db} duplicates");
-    println!("  cargo run -p crm-cli -- --db {db} events --since {}", (last - 5).max(0));
+    say!("Try next:");
+    say!("  cargo run -p crm-cli -- --db {db} party show {sample}");
+    say!("  cargo run -p crm-cli -- --db {db} search 空调");
+    say!("  cargo run -p crm-cli -- --db {db} duplicates");
+    say!("  cargo run -p crm-cli -- --db {db} events --since {}", (last - 5).max(0));
     Ok(())
 }

@@ -3,6 +3,28 @@
 //! Exit codes: 0 ok, 2 bad input (invalid data, unknown ids, wrong files),
 //! 1 anything else. Errors go to standard error as one line plus context.
 
+/// `println!` that treats a closed standard output (`crm events | head`)
+/// as the end of the output instead of a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(&error);
+        }
+    }};
+}
+
+/// `print!` with the same handling as [`say!`].
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(error) = write!(out, $($arg)*).and_then(|()| out.flush()) {
+            $crate::stdout_failed(&error);
+        }
+    }};
+}
+
 mod demo;
 mod show;
 
@@ -209,6 +231,16 @@ impl From<std::io::Error> for Failure {
 
 pub(crate) type CliResult<T = ()> = Result<T, Failure>;
 
+/// Standard output failed: a reader that went away (a closed pipe) ends the
+/// program quietly; anything else is an error.
+pub(crate) fn stdout_failed(error: &std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {error}");
+    std::process::exit(1);
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -234,7 +266,7 @@ fn run(cli: Cli) -> CliResult {
         let crm = Crm::open(&db)
             .map_err(|e| Failure::from(e).context(format!("opening {}", db.display())))?;
         let n = crm.read(|tx| tx.count_parties())?;
-        println!(
+        say!(
             "{}: crm database, schema version {}, {n} parties",
             db.display(),
             crm_core::SCHEMA_VERSION
@@ -293,7 +325,7 @@ fn run(cli: Cli) -> CliResult {
                 let absorb = tx.resolve_party(&absorb)?;
                 tx.merge(keep.id, absorb.id)
             })?;
-            println!(
+            say!(
                 "merged {} into {}: moved {} contact points, {} relationships, {} interactions, {} tasks, {} external ids",
                 report.absorbed,
                 report.kept,
@@ -310,12 +342,12 @@ fn run(cli: Cli) -> CliResult {
                 let absorbed = tx.resolve_party(&absorbed)?;
                 tx.unmerge(absorbed.id)
             })?;
-            println!("{} ({}) is a party of its own again", party.name, party.id);
+            say!("{} ({}) is a party of its own again", party.name, party.id);
             Ok(())
         }
         Command::Backup { out } => {
             crm.backup_to(&out)?;
-            println!("{}: backup written", out.display());
+            say!("{}: backup written", out.display());
             Ok(())
         }
         Command::ExportParty { party } => {
@@ -323,7 +355,7 @@ fn run(cli: Cli) -> CliResult {
                 let party = tx.resolve_party(&party)?;
                 tx.export_party(party.id)
             })?;
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&doc).map_err(|e| Failure::usage(e.to_string()))?
             );
@@ -371,7 +403,7 @@ fn import(
     if let Some(out) = errors_out {
         report.write_errors_csv(out)?;
     }
-    println!(
+    say!(
         "{}: {} rows read, {} created, {} updated, {} unchanged, {} invalid{}",
         file.display(),
         report.rows_read,

@@ -20,13 +20,13 @@ pub(crate) fn party(crm: &Crm, key: &str, json: bool) -> CliResult {
         Ok((party, relationships, interactions, names))
     })?;
     if json {
-        println!("{}", to_json(&party)?);
+        say!("{}", to_json(&party)?);
         return Ok(());
     }
     let lang = party.language.as_deref().map_or(Lang::En, Lang::from_tag);
     print_party(&party, lang);
     if !relationships.is_empty() {
-        println!("relationships:");
+        say!("relationships:");
         for r in &relationships {
             let name = |id| names.get(&id).map_or("?", String::as_str);
             let role = r.role.as_deref().map(|role| format!(" ({role})")).unwrap_or_default();
@@ -38,13 +38,13 @@ pub(crate) fn party(crm: &Crm, key: &str, json: bool) -> CliResult {
                     until.map(|d| d.to_string()).unwrap_or_default()
                 ),
             };
-            println!("  {} —{}→ {}{role}{span}", name(r.from), r.kind, name(r.to));
+            say!("  {} —{}→ {}{role}{span}", name(r.from), r.kind, name(r.to));
         }
     }
     if interactions.total > 0 {
-        println!("interactions ({} in all, newest first):", interactions.total);
+        say!("interactions ({} in all, newest first):", interactions.total);
         for i in &interactions.items {
-            println!(
+            say!(
                 "  {} {} {} {}{}",
                 i.at.format("%Y-%m-%d %H:%M"),
                 pad(i.channel.label(lang), 11),
@@ -58,33 +58,33 @@ pub(crate) fn party(crm: &Crm, key: &str, json: bool) -> CliResult {
 }
 
 fn print_party(party: &Party, lang: Lang) {
-    println!("{}  ({}, {})", party.name, party.kind.label(lang), party.id);
+    say!("{}  ({}, {})", party.name, party.kind.label(lang), party.id);
     if let Some(deleted) = party.deleted_at {
         match party.merged_into {
-            Some(into) => println!("  merged into {into} at {deleted}"),
-            None => println!("  deleted at {deleted}"),
+            Some(into) => say!("  merged into {into} at {deleted}"),
+            None => say!("  deleted at {deleted}"),
         }
     }
     let today = chrono::Utc::now().date_naive();
     let roles: Vec<_> =
         party.roles.iter().filter(|r| r.active_on(today)).map(|r| r.role.label(lang)).collect();
     if !roles.is_empty() {
-        println!("  roles:    {}", roles.join(", "));
+        say!("  roles:    {}", roles.join(", "));
     }
     if let Some(stage) = party.stage {
-        println!("  stage:    {}", stage.label(lang));
+        say!("  stage:    {}", stage.label(lang));
     }
     if let Some(language) = &party.language {
-        println!("  language: {language}");
+        say!("  language: {language}");
     }
     if let Some(currency) = party.currency {
-        println!("  currency: {currency}");
+        say!("  currency: {currency}");
     }
     if !party.tags.is_empty() {
-        println!("  tags:     {}", party.tags.join(", "));
+        say!("  tags:     {}", party.tags.join(", "));
     }
     for external_id in &party.external_ids {
-        println!("  id:       {external_id}");
+        say!("  id:       {external_id}");
     }
     for contact in &party.contacts {
         let consents: Vec<_> = contact
@@ -92,7 +92,7 @@ fn print_party(party: &Party, lang: Lang) {
             .iter()
             .map(|c| format!("{}{}", if c.granted { "+" } else { "-" }, c.purpose))
             .collect();
-        println!(
+        say!(
             "  {} {}{}",
             pad(&format!("{}:", contact.kind.label(lang)), 9),
             contact.value,
@@ -100,10 +100,10 @@ fn print_party(party: &Party, lang: Lang) {
         );
     }
     for (name, value) in &party.fields {
-        println!("  {name}: {}", value.to_text());
+        say!("  {name}: {}", value.to_text());
     }
     if let Some(notes) = &party.notes {
-        println!("  notes:    {notes}");
+        say!("  notes:    {notes}");
     }
 }
 
@@ -111,18 +111,15 @@ pub(crate) fn party_list(crm: &Crm, filter: &crm_core::PartyFilter, json: bool) 
     let page = crm.read(|tx| tx.list_parties(filter))?;
     if json {
         for party in &page.items {
-            println!(
-                "{}",
-                serde_json::to_string(party).map_err(|e| Failure::usage(e.to_string()))?
-            );
+            say!("{}", serde_json::to_string(party).map_err(|e| Failure::usage(e.to_string()))?);
         }
         return Ok(());
     }
-    println!("{} parties match; showing {}", page.total, page.items.len());
+    say!("{} parties match; showing {}", page.total, page.items.len());
     for party in &page.items {
         let lang = party.language.as_deref().map_or(Lang::En, Lang::from_tag);
         let external = party.external_ids.first().map(ToString::to_string).unwrap_or_default();
-        println!(
+        say!(
             "  {}  {}  {}  {}",
             party.id,
             pad(&party.name, 24),
@@ -142,9 +139,9 @@ pub(crate) fn search(crm: &Crm, text: &str, offset: u64, limit: u64) -> CliResul
         }
         Ok((page, names))
     })?;
-    println!("{} results for `{text}`", page.total);
+    say!("{} results for `{text}`", page.total);
     for (hit, name) in page.items.iter().zip(names) {
-        println!("  {:<12} {}  {}  {}", hit.entity, hit.party_id, name, hit.snippet);
+        say!("  {:<12} {}  {}  {}", hit.entity, hit.party_id, name, hit.snippet);
     }
     Ok(())
 }
@@ -153,12 +150,9 @@ pub(crate) fn events(crm: &Crm, since: i64, limit: u64, json: bool) -> CliResult
     let events = crm.read(|tx| tx.events_since(since, limit))?;
     for event in &events {
         if json {
-            println!(
-                "{}",
-                serde_json::to_string(event).map_err(|e| Failure::usage(e.to_string()))?
-            );
+            say!("{}", serde_json::to_string(event).map_err(|e| Failure::usage(e.to_string()))?);
         } else {
-            println!(
+            say!(
                 "{:>8} {} {:<14} {:<24} {} {}",
                 event.seq,
                 event.at.format("%Y-%m-%d %H:%M:%S"),
@@ -192,9 +186,9 @@ pub(crate) fn duplicates(
         }
         Ok(rows)
     })?;
-    println!("{} candidate pairs", rows.len());
+    say!("{} candidate pairs", rows.len());
     for (candidate, a, b) in rows {
-        println!(
+        say!(
             "  {:<6} {:<28} {} {}  ~  {} {}",
             candidate.reason.code(),
             candidate.value,

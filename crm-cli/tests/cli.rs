@@ -229,3 +229,24 @@ fn two_processes_import_into_one_file_at_once() {
     }
     assert!(ok(&["--db", &db, "init"]).contains("3000 parties"));
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("demo.db"));
+    ok(&["demo", "--db", &db, "--people", "200"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args(["--db", &db, "events", "--json", "--limit", "100000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is dropped here, closing the pipe like `| head -1`.
+    let output = child.wait_with_output().unwrap();
+    assert!(first.starts_with('{'));
+    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
