@@ -36,7 +36,13 @@ use crm_core::{Crm, Error, ImportKind, ImportOptions};
 
 /// An embeddable CRM on one SQLite file.
 #[derive(Debug, Parser)]
-#[command(name = "crm", version, about, long_about = None)]
+#[command(
+    name = "crm",
+    version,
+    about = "An embeddable CRM on one SQLite file: parties, relationships, interactions, search and a change feed",
+    long_about = None,
+    after_help = "Start with `crm demo`, then explore the database it prints with `crm --db PATH party list`."
+)]
 struct Cli {
     /// The database file.
     #[arg(long, global = true, env = "CRM_DB", value_name = "PATH")]
@@ -45,11 +51,29 @@ struct Cli {
     command: Command,
 }
 
+/// The column reference shown by `crm import --help`.
+const IMPORT_COLUMNS: &str = "\
+Columns are found by header name (JSON Lines: by key; lists may be arrays).
+
+parties:        name (required), kind (person | organization), external_id (system:value; several
+                separated by ;), roles, tags (;-separated), stage, owner (id or system:value),
+                language, currency, notes, email, phone, mobile, fax, wechat, web, address,
+                country (for national phone numbers), consent (purposes granted, ;-separated),
+                field.<name> for each custom field. A known external id updates that party.
+relationships:  from, to (id or system:value), kind (e.g. subsidiary-of, employee-of), role,
+                since, until (YYYY-MM-DD). The same from, kind, to and since updates the edge.
+interactions:   party, channel, direction, at (RFC 3339 or YYYY-MM-DD HH:MM[:SS] UTC), subject,
+                body, outcome, owner, link_entity, link_id, external_id (makes re-imports no-ops).
+
+By default any invalid row means nothing is written; every bad row is listed as line, column
+and reason. Exit code 2 when rows were invalid and nothing was imported.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create an empty database (or upgrade an existing one).
     Init,
     /// Import parties, relationships or interactions from CSV or JSON Lines.
+    #[command(after_help = IMPORT_COLUMNS)]
     Import {
         /// What the file holds.
         kind: Kind,
