@@ -738,10 +738,8 @@ impl Tx<'_> {
             stmt.query_row(params![id.to_string()], |row| row.get(0)).optional()?;
         match live {
             Some(true) => Ok(()),
-            Some(false) => {
-                Err(Error::NotFound { entity: what_entity(what), id: format!("{id} (deleted)") })
-            }
-            None => Err(Error::NotFound { entity: what_entity(what), id: id.to_string() }),
+            Some(false) => Err(Error::NotFound { entity: what, id: format!("{id} (deleted)") }),
+            None => Err(Error::NotFound { entity: what, id: id.to_string() }),
         }
     }
 
@@ -1239,13 +1237,6 @@ fn field_def_from_row(row: &Row<'_>) -> crate::Result<FieldDef> {
         }
     };
     Ok(FieldDef { name, field_type, label: get(row, "label")? })
-}
-
-fn what_entity(what: &'static str) -> &'static str {
-    match what {
-        "owner" => "owner",
-        _ => "party",
-    }
 }
 
 fn validate_purpose(purpose: &str) -> crate::Result<()> {
