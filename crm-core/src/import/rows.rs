@@ -69,13 +69,6 @@ const CONTACT_COLUMNS: &[(&str, ContactKind)] = &[
 /// memory they take).
 const INDEX_FLUSH_ROWS: u64 = 16_384;
 
-/// What applying one row did.
-enum Applied {
-    Created,
-    Updated,
-    Unchanged,
-}
-
 /// Runs an import to the end; see [`Crm::import_reader`].
 pub(crate) fn run_import<R: Read>(
     crm: &Crm,
@@ -216,9 +209,9 @@ fn process<R: Read>(
             },
         };
         match result {
-            Ok(Applied::Created) => counts.created += 1,
-            Ok(Applied::Updated) => counts.updated += 1,
-            Ok(Applied::Unchanged) => counts.unchanged += 1,
+            Ok(Upserted::Created) => counts.created += 1,
+            Ok(Upserted::Updated) => counts.updated += 1,
+            Ok(Upserted::Unchanged) => counts.unchanged += 1,
             Err(error) => {
                 state.rows_invalid += 1;
                 errors.push(error);
@@ -236,45 +229,31 @@ fn process<R: Read>(
     Ok(false)
 }
 
-fn apply(tx: &mut Tx<'_>, context: &Context<'_>, record: &Record) -> crate::Result<Applied> {
+fn apply(tx: &mut Tx<'_>, context: &Context<'_>, record: &Record) -> crate::Result<Upserted> {
     match context.kind {
         ImportKind::Parties => {
             let party = party_from_record(tx, context, record)?;
-            Ok(match tx.upsert_party(party)?.1 {
-                Upserted::Created => Applied::Created,
-                Upserted::Updated => Applied::Updated,
-                Upserted::Unchanged => Applied::Unchanged,
-            })
+            Ok(tx.upsert_party(party)?.1)
         }
         ImportKind::Relationships => {
             let new = relationship_from_record(tx, record)?;
             match tx.find_relationship(new.from, &new.kind, new.to, new.since)? {
                 None => {
                     tx.relate(new)?;
-                    Ok(Applied::Created)
+                    Ok(Upserted::Created)
                 }
                 Some(existing) if existing.role == new.role && existing.until == new.until => {
-                    Ok(Applied::Unchanged)
+                    Ok(Upserted::Unchanged)
                 }
                 Some(existing) => {
                     tx.update_relationship(existing.id, new.role, new.until)?;
-                    Ok(Applied::Updated)
+                    Ok(Upserted::Updated)
                 }
             }
         }
         ImportKind::Interactions => {
             let new = interaction_from_record(tx, record)?;
-            let had_id = new.external_id.is_some();
-            let before = match &new.external_id {
-                Some(id) => tx.find_interaction_by_external_id(id)?,
-                None => None,
-            };
-            let (after, created) = tx.upsert_interaction(new)?;
-            Ok(match (created, had_id, before) {
-                (true, _, _) => Applied::Created,
-                (false, _, Some(before)) if before == after => Applied::Unchanged,
-                _ => Applied::Updated,
-            })
+            Ok(tx.upsert_interaction(new)?.1)
         }
     }
 }

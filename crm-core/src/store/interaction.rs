@@ -8,11 +8,11 @@ use crate::model::{
     Interaction, InteractionId, Link, NewInteraction, NewTask, Page, PartyId, Task, TaskId,
     TaskStatus,
 };
-use crate::store::Tx;
 use crate::store::codec::{
     collect, get, get_opt_parsed, get_opt_time, get_parsed, get_time, stored_precision, time_text,
 };
 use crate::store::event::limit_param;
+use crate::store::{Tx, Upserted};
 
 const INTERACTION_COLUMNS: &str = "id, party_id, channel, direction, at, subject, body, outcome, \
                                    owner_id, link_entity, link_id, external_id, created_at";
@@ -52,6 +52,11 @@ impl Tx<'_> {
                 "interaction with external id {external_id} already exists"
             )));
         }
+        self.record_new_interaction(new)
+    }
+
+    /// Inserts an interaction whose external id is known to be free.
+    fn record_new_interaction(&mut self, new: NewInteraction) -> crate::Result<Interaction> {
         let interaction = self.insert_interaction(new)?;
         let after = serde_json::to_value(&interaction)?;
         self.record_event(
@@ -66,7 +71,7 @@ impl Tx<'_> {
 
     /// Records the interaction unless one with the same external id exists,
     /// in which case that one is updated to match. Returns the interaction
-    /// and whether it was new.
+    /// and what was done.
     ///
     /// # Errors
     ///
@@ -74,13 +79,13 @@ impl Tx<'_> {
     pub fn upsert_interaction(
         &mut self,
         new: NewInteraction,
-    ) -> crate::Result<(Interaction, bool)> {
+    ) -> crate::Result<(Interaction, Upserted)> {
         let existing = match &new.external_id {
             Some(external_id) => self.find_interaction_by_external_id(external_id)?,
             None => None,
         };
         let Some(before) = existing else {
-            return Ok((self.record_interaction(new)?, true));
+            return Ok((self.record_new_interaction(new)?, Upserted::Created));
         };
         validate_interaction(self, &new)?;
         let changed = before.party_id != new.party_id
@@ -93,7 +98,7 @@ impl Tx<'_> {
             || before.owner != new.owner
             || before.link != new.link;
         if !changed {
-            return Ok((before, false));
+            return Ok((before, Upserted::Unchanged));
         }
         self.conn.execute(
             "UPDATE interactions SET party_id = ?2, channel = ?3, direction = ?4, at = ?5,
@@ -122,7 +127,7 @@ impl Tx<'_> {
             Some(&serde_json::to_value(&before)?),
             Some(&serde_json::to_value(&after)?),
         )?;
-        Ok((after, false))
+        Ok((after, Upserted::Updated))
     }
 
     /// One interaction.

@@ -20,15 +20,16 @@ use crate::store::codec::{
 use crate::store::event::limit_param;
 use crate::store::search::IndexEntry;
 
-/// What [`Tx::upsert_party`] did.
+/// What an upsert ([`Tx::upsert_party`], [`Tx::upsert_interaction`]) or an
+/// imported row did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Upserted {
-    /// A new party was created.
+    /// A new record was created.
     Created,
-    /// An existing party (found by external id) was changed.
+    /// An existing record (found by external id or natural key) was changed.
     Updated,
-    /// An existing party already held everything given.
+    /// An existing record already held everything given.
     Unchanged,
 }
 

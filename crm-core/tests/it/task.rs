@@ -57,8 +57,8 @@ fn interactions_are_recorded_paged_and_idempotent_by_external_id() {
     again.external_id = Some("src-0".into());
     let error = fails_cleanly(&crm, |tx| tx.record_interaction(again.clone()));
     assert!(matches!(error, Error::Conflict { .. }));
-    let (_, created) = crm.write(|tx| tx.upsert_interaction(again.clone())).unwrap();
-    assert!(!created);
+    let (_, outcome) = crm.write(|tx| tx.upsert_interaction(again.clone())).unwrap();
+    assert_eq!(outcome, crm_core::Upserted::Unchanged);
     let error = fails_cleanly(&crm, |tx| {
         tx.record_interaction(NewInteraction::new(
             party,
