@@ -121,12 +121,12 @@ impl Tx<'_> {
             )));
         }
         self.merge_new_into(&before, new)?;
-        let after = self.get_party(id)?;
+        let mut after = self.get_party(id)?;
         if after == before {
             return Ok((after, Upserted::Unchanged));
         }
         self.touch_party(id)?;
-        let after = self.get_party(id)?;
+        after.updated_at = self.now;
         self.record_party_change(&before, &after, "party.updated")?;
         Ok((after, Upserted::Updated))
     }

@@ -134,6 +134,7 @@ fn upsert_by_external_id_is_idempotent_and_merges_new_data() {
         .unwrap();
     assert_eq!(outcome, Upserted::Updated);
     assert_eq!(updated.id, first.id);
+    assert_eq!(crm.read(|tx| tx.get_party(updated.id)).unwrap(), updated);
     assert_eq!(updated.contacts.len(), 2, "the same e-mail in other case is not added twice");
     assert_eq!(updated.roles.len(), 2);
     let events = crm.read(|tx| tx.events_since(events_before, 10)).unwrap();
