@@ -99,6 +99,15 @@ pub use crate::import::{
     ImportFormat, ImportKind, ImportMode, ImportOptions, ImportProgress, ImportReport, RowError,
 };
 pub use crate::model::{
+    Case, CaseId, CaseStatus, CaseTransition, CaseType, ChurnReason, CloseReason, DayRule,
+    ForecastRow, FxRate, Heading, KpiReport, KpiRow, Line, Money, NewCase, NewLine, NewOpportunity,
+    NewOrder, NewProduct, NewQuote, NewShipment, Opportunity, OpportunityId, OpportunityStatus,
+    Order, OrderId, OrderStatus, PartyProfit, Period, PeriodUnit, Pipeline, PipelineReport,
+    PipelineRow, PipelineStage, PriceList, Priority, Product, ProductId, Profit, Quote, QuoteId,
+    QuoteStatus, RoundingMode, Shipment, ShipmentId, SlaBreach, SlaClock, SlaPolicy, SlaReport,
+    SlaRow, SlaTarget, StageVisit, WorkingCalendar, WorkingHours,
+};
+pub use crate::model::{
     Channel, Consent, ContactKind, ContactPoint, ContactPointId, Currency, Decimal, Direction,
     DuplicateCandidate, DuplicateReason, Event, ExternalId, FieldDef, FieldType, FieldValue,
     HierarchyNode, Interaction, InteractionId, Lang, LifecycleStage, Link, NewContactPoint,
@@ -107,8 +116,8 @@ pub use crate::model::{
     SearchHit, StageChange, Task, TaskId, TaskStatus,
 };
 pub use crate::store::{
-    Clock, Crm, CrmBuilder, ERASED_NAME, MergeReport, OLDEST_SUPPORTED_SCHEMA_VERSION,
-    SCHEMA_VERSION, Tx, Upserted,
+    Clock, Crm, CrmBuilder, ERASED_NAME, FX_MAX_AGE_DAYS, MergeReport,
+    OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION, Tx, Upserted,
 };
 
 /// The version of this library.

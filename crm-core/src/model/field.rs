@@ -60,6 +60,33 @@ impl Decimal {
         Ok(Decimal { mantissa: if negative { -mantissa } else { mantissa }, scale })
     }
 
+    /// A decimal `mantissa × 10^-scale`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `scale` exceeds [`Decimal::MAX_SCALE`].
+    pub fn from_parts(mantissa: i128, scale: u32) -> crate::Result<Decimal> {
+        if scale > Decimal::MAX_SCALE {
+            return Err(Error::invalid("decimal", format!("scale {scale} exceeds 18 digits")));
+        }
+        Ok(Decimal { mantissa, scale }.normalized())
+    }
+
+    /// The digits as an integer: `12.34` has mantissa 1234 and scale 2.
+    pub fn mantissa(&self) -> i128 {
+        self.mantissa
+    }
+
+    /// The number of fractional digits (trailing zeros dropped).
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    /// True when the value is below zero.
+    pub fn is_negative(&self) -> bool {
+        self.mantissa < 0
+    }
+
     /// A whole number as a decimal.
     pub fn from_integer(value: i64) -> Decimal {
         Decimal { mantissa: i128::from(value), scale: 0 }

@@ -64,3 +64,33 @@ id_type!(
     TaskId,
     "task_id"
 );
+id_type!(
+    /// Identifies a product.
+    ProductId,
+    "product_id"
+);
+id_type!(
+    /// Identifies a quote.
+    QuoteId,
+    "quote_id"
+);
+id_type!(
+    /// Identifies an order.
+    OrderId,
+    "order_id"
+);
+id_type!(
+    /// Identifies a shipment.
+    ShipmentId,
+    "shipment_id"
+);
+id_type!(
+    /// Identifies an opportunity.
+    OpportunityId,
+    "opportunity_id"
+);
+id_type!(
+    /// Identifies a service case.
+    CaseId,
+    "case_id"
+);

@@ -8,15 +8,26 @@
 
 #[macro_use]
 mod code;
+pub(crate) mod calendar;
+mod case;
 mod contact;
 mod event;
 pub(crate) mod field;
 mod ids;
 mod interaction;
+pub(crate) mod money;
+pub(crate) mod opportunity;
 pub(crate) mod party;
 mod relationship;
+mod report;
+pub(crate) mod sales;
 mod search;
 
+pub use crate::model::calendar::{DayRule, WorkingCalendar, WorkingHours};
+pub use crate::model::case::{
+    Case, CaseStatus, CaseTransition, CaseType, ChurnReason, NewCase, Priority, SlaBreach,
+    SlaClock, SlaPolicy, SlaTarget,
+};
 pub use crate::model::code::Lang;
 pub use crate::model::contact::{
     Consent, ContactKind, ContactPoint, NewConsent, NewContactPoint, normalize_email,
@@ -24,15 +35,31 @@ pub use crate::model::contact::{
 };
 pub use crate::model::event::{Event, EventKind};
 pub use crate::model::field::{Decimal, FieldDef, FieldType, FieldValue};
-pub use crate::model::ids::{ContactPointId, InteractionId, PartyId, RelationshipId, TaskId};
+pub use crate::model::ids::{
+    CaseId, ContactPointId, InteractionId, OpportunityId, OrderId, PartyId, ProductId, QuoteId,
+    RelationshipId, ShipmentId, TaskId,
+};
 pub use crate::model::interaction::{
     Channel, Direction, Interaction, Link, NewInteraction, NewTask, Task, TaskStatus,
 };
+pub use crate::model::money::{Currency, FxRate, Money, RoundingMode};
+pub use crate::model::opportunity::{
+    CloseReason, NewOpportunity, Opportunity, OpportunityStatus, Pipeline, PipelineStage,
+    StageVisit,
+};
 pub use crate::model::party::{
-    Currency, ExternalId, LifecycleStage, NewParty, Party, PartyFilter, PartyKind, PartyPatch,
-    Role, RoleSpan, StageChange, name_key,
+    ExternalId, LifecycleStage, NewParty, Party, PartyFilter, PartyKind, PartyPatch, Role,
+    RoleSpan, StageChange, name_key,
 };
 pub use crate::model::relationship::{
     HierarchyNode, NewRelationship, Relationship, RelationshipType, RollUp,
+};
+pub use crate::model::report::{
+    ForecastRow, Heading, KpiReport, KpiRow, Period, PeriodUnit, PipelineReport, PipelineRow,
+    SlaReport, SlaRow,
+};
+pub use crate::model::sales::{
+    Line, NewLine, NewOrder, NewProduct, NewQuote, NewShipment, Order, OrderStatus, PartyProfit,
+    PriceList, Product, Profit, Quote, QuoteStatus, Shipment,
 };
 pub use crate::model::search::{DuplicateCandidate, DuplicateReason, Page, SearchHit};

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::Error;
-use crate::model::{ContactKind, ContactPoint, FieldValue, NewContactPoint, PartyId};
+use crate::model::{ContactKind, ContactPoint, Currency, FieldValue, NewContactPoint, PartyId};
 
 code_enum! {
     /// Whether a party is a natural person or an organisation.
@@ -58,56 +58,6 @@ code_enum! {
         Churned = ("churned", "Churned", "流失"),
         /// Came back after churning.
         WonBack = ("won-back", "Won back", "赢回"),
-    }
-}
-
-/// An ISO 4217 currency code such as `CNY` or `EUR`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Currency([u8; 3]);
-
-impl Currency {
-    /// Parses a three-letter code (case-insensitive).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Invalid`] on the field `currency` when the code is not three
-    /// ASCII letters.
-    pub fn new(code: &str) -> crate::Result<Currency> {
-        let upper = code.trim().to_ascii_uppercase();
-        match upper.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
-                Ok(Currency([*a, *b, *c]))
-            }
-            _ => Err(Error::invalid(
-                "currency",
-                format!("`{code}` is not an ISO 4217 code (three letters)"),
-            )),
-        }
-    }
-
-    /// The code, e.g. `"CNY"`.
-    pub fn code(&self) -> &str {
-        // The constructor admits only ASCII letters.
-        std::str::from_utf8(&self.0).unwrap_or("XXX")
-    }
-}
-
-impl fmt::Display for Currency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl std::str::FromStr for Currency {
-    type Err = Error;
-    fn from_str(code: &str) -> crate::Result<Currency> {
-        Currency::new(code)
-    }
-}
-
-impl serde::Serialize for Currency {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.code())
     }
 }
 

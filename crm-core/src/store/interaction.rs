@@ -58,6 +58,12 @@ impl Tx<'_> {
     /// Inserts an interaction whose external id is known to be free.
     fn record_new_interaction(&mut self, new: NewInteraction) -> crate::Result<Interaction> {
         let interaction = self.insert_interaction(new)?;
+        if interaction.direction == crate::model::Direction::Outbound
+            && let Some(link) = &interaction.link
+            && link.entity == "case"
+        {
+            self.note_case_contact(&link.id, interaction.at)?;
+        }
         let after = serde_json::to_value(&interaction)?;
         self.record_event(
             "interaction",

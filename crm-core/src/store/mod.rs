@@ -4,18 +4,25 @@
 //! `&self`, writes `&mut self` and append to the event log in the same
 //! transaction.
 
+mod case;
 mod codec;
 mod db;
 mod event;
+pub(crate) mod fx;
 mod interaction;
 mod merge;
+mod opportunity;
+mod order;
 mod party;
 mod privacy;
+mod product;
 mod relationship;
+mod report;
 pub(crate) mod schema;
 pub(crate) mod search;
 
 pub use crate::store::db::{Clock, Crm, CrmBuilder, Tx};
+pub use crate::store::fx::FX_MAX_AGE_DAYS;
 pub use crate::store::merge::MergeReport;
 pub use crate::store::party::Upserted;
 pub use crate::store::privacy::ERASED_NAME;

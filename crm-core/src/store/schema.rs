@@ -8,7 +8,7 @@ use crate::Error;
 use crate::error::StorageError;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The oldest schema version this library opens (and upgrades).
 pub const OLDEST_SUPPORTED_SCHEMA_VERSION: i64 = 1;
@@ -17,8 +17,11 @@ pub const OLDEST_SUPPORTED_SCHEMA_VERSION: i64 = 1;
 pub(crate) const APPLICATION_ID: i64 = 0x4352_4D31;
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_search.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_search.sql"),
+    include_str!("migrations/0003_sales.sql"),
+];
 
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
