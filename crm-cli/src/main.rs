@@ -26,6 +26,7 @@ macro_rules! say_part {
 }
 
 mod demo;
+mod report;
 mod show;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,17 @@ relationships:  from, to (id or system:value), kind (e.g. subsidiary-of, employe
                 since, until (YYYY-MM-DD). The same from, kind, to and since updates the edge.
 interactions:   party, channel, direction, at (RFC 3339 or YYYY-MM-DD HH:MM[:SS] UTC), subject,
                 body, outcome, owner, link_entity, link_id, external_id (makes re-imports no-ops).
+products:       sku (required), name_en (or name), name_zh, category, unit_cost + cost_currency,
+                price.<CUR> per currency (e.g. price.CNY). A known SKU updates the product.
+orders:         one row per line item: order (external id, required), party, currency, ordered_at,
+                status (draft | confirmed | shipped | delivered; default confirmed), owner,
+                price_list, line (default: row order within the order), sku, quantity,
+                unit_price (default: price list or list price), discount (percent).
+opportunities:  external_id, party, pipeline, title, amount, currency, expected_close
+                (YYYY-MM-DD), owner, stage, status (open | won | lost), reason (close reason).
+cases:          external_id, party, type, priority, channel, subject, description, category,
+                assignee, sla_policy, tier, opened_at, status, first_response_at, satisfaction
+                (1-5), churn_reason.
 
 By default any invalid row means nothing is written; every bad row is listed as line, column
 and reason. Exit code 2 when rows were invalid and nothing was imported.";
@@ -72,7 +84,8 @@ and reason. Exit code 2 when rows were invalid and nothing was imported.";
 enum Command {
     /// Create an empty database (or upgrade an existing one).
     Init,
-    /// Import parties, relationships or interactions from CSV or JSON Lines.
+    /// Import parties, relationships, interactions, products, orders, opportunities or cases
+    /// from CSV or JSON Lines.
     #[command(after_help = IMPORT_COLUMNS)]
     Import {
         /// What the file holds.
@@ -154,6 +167,26 @@ enum Command {
         /// Party id or system:value external id.
         party: String,
     },
+    /// Print a sales or service report.
+    Report {
+        /// pipeline, forecast, sla or kpi.
+        report: ReportKind,
+        /// Period: 2026, 2026-Q3, 2026-07 or START..END (default: the current quarter).
+        #[arg(long)]
+        period: Option<String>,
+        /// Convert money into this currency (required for kpi).
+        #[arg(long)]
+        currency: Option<String>,
+        /// Language of headings and labels: en or zh-CN.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Pipeline code (pipeline report; default: every pipeline).
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Build a demo database with a realistic generated data set and tour it.
     Demo {
         /// Number of person customers to generate.
@@ -206,6 +239,23 @@ enum Kind {
     Parties,
     Relationships,
     Interactions,
+    Products,
+    Orders,
+    Opportunities,
+    Cases,
+}
+
+/// The reports of `crm report`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ReportKind {
+    /// Open pipeline per stage with conversion rates.
+    Pipeline,
+    /// Weighted forecast by owner and month.
+    Forecast,
+    /// SLA performance per priority, and cases breaching now.
+    Sla,
+    /// Salesperson KPIs.
+    Kpi,
 }
 
 impl From<Kind> for ImportKind {
@@ -214,6 +264,10 @@ impl From<Kind> for ImportKind {
             Kind::Parties => ImportKind::Parties,
             Kind::Relationships => ImportKind::Relationships,
             Kind::Interactions => ImportKind::Interactions,
+            Kind::Products => ImportKind::Products,
+            Kind::Orders => ImportKind::Orders,
+            Kind::Opportunities => ImportKind::Opportunities,
+            Kind::Cases => ImportKind::Cases,
         }
     }
 }
@@ -317,6 +371,10 @@ fn run(cli: Cli) -> CliResult {
             import(&crm, kind.into(), &file, &options, errors.as_deref())
         }
         Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
+        Command::Report { report, period, currency, lang, pipeline, json } => {
+            let options = report::Options::parse(&crm, period, currency, &lang, pipeline, json)?;
+            report::run(&crm, report, &options)
+        }
         Command::Party { command: PartyCommand::Show { party, json } } => {
             show::party(&crm, &party, json)
         }

@@ -204,8 +204,17 @@ pub(crate) fn duplicates(
 /// Pads `text` with spaces to `width` terminal columns (CJK characters take
 /// two).
 pub(crate) fn pad(text: &str, width: usize) -> String {
-    let used: usize = text.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum();
-    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+    format!("{text}{}", " ".repeat(width.saturating_sub(display_width(text))))
+}
+
+/// Right-aligns `text` in `width` terminal columns.
+pub(crate) fn pad_left(text: &str, width: usize) -> String {
+    format!("{}{text}", " ".repeat(width.saturating_sub(display_width(text))))
+}
+
+/// Terminal columns `text` takes (CJK characters take two).
+pub(crate) fn display_width(text: &str) -> usize {
+    text.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
 }
 
 fn is_wide(c: char) -> bool {
@@ -230,7 +239,7 @@ pub(crate) fn thousands(number: &str) -> String {
     }
 }
 
-fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
+pub(crate) fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
     serde_json::to_string_pretty(value).map_err(|e| Failure::usage(e.to_string()))
 }
 

@@ -7,6 +7,7 @@
 
 mod options;
 mod rows;
+mod sales;
 mod source;
 
 pub use crate::import::options::{

@@ -30,15 +30,46 @@ pub enum ImportKind {
     /// `YYYY-MM-DD HH:MM[:SS]` in UTC), `subject`, `body`, `outcome`, `owner`,
     /// `link_entity`, `link_id`, `external_id` (makes the import idempotent).
     Interactions,
+    /// Products. Columns: `sku` (required), `name_en` (required; `name` is
+    /// taken as an alias), `name_zh`, `category`, `unit_cost` with
+    /// `cost_currency`, and `price.<CUR>` for each list price (e.g.
+    /// `price.CNY`). A row with a stored SKU updates that product.
+    Products,
+    /// Orders, one row per line item. Columns: `order` (the order's
+    /// external id, required), `party` (id or `system:value`), `currency`,
+    /// `ordered_at`, `status` (draft, confirmed, shipped or delivered;
+    /// default confirmed), `owner`, `price_list`, `line` (line number;
+    /// default: the row's position among the order's rows in the file),
+    /// `sku`, `quantity`, `unit_price` (default: price list or list price),
+    /// `discount` (percent, e.g. `5` or `12.5`). The first row of an order
+    /// creates it; the others add lines. Re-importing the same file changes
+    /// nothing; a row whose line differs from the stored one is an error
+    /// (orders change through the API, with events).
+    Orders,
+    /// Opportunities. Columns: `external_id` (makes the import idempotent),
+    /// `party`, `pipeline`, `title`, `amount`, `currency`, `expected_close`
+    /// (`YYYY-MM-DD`), `owner`, `stage`, `status` (open, won or lost) and
+    /// `reason` (close reason code).
+    Opportunities,
+    /// Cases. Columns: `external_id`, `party`, `type`, `priority`, `channel`,
+    /// `subject`, `description`, `category`, `assignee`, `sla_policy`,
+    /// `tier`, `opened_at`, `status`, `first_response_at`, `satisfaction`,
+    /// `churn_reason`.
+    Cases,
 }
 
 impl ImportKind {
-    /// The stable code (`parties`, `relationships`, `interactions`).
+    /// The stable code (`parties`, `relationships`, `interactions`,
+    /// `products`, `orders`, `opportunities`, `cases`).
     pub fn code(self) -> &'static str {
         match self {
             ImportKind::Parties => "parties",
             ImportKind::Relationships => "relationships",
             ImportKind::Interactions => "interactions",
+            ImportKind::Products => "products",
+            ImportKind::Orders => "orders",
+            ImportKind::Opportunities => "opportunities",
+            ImportKind::Cases => "cases",
         }
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::Error;
 use crate::error::Location;
+use crate::import::sales;
 use crate::import::source::{Record, Source};
 use crate::import::{
     ImportFormat, ImportKind, ImportMode, ImportOptions, ImportProgress, ImportReport, RowError,
@@ -82,6 +83,10 @@ pub(crate) fn run_import<R: Read>(
         ImportKind::Parties => PARTY_COLUMNS,
         ImportKind::Relationships => RELATIONSHIP_COLUMNS,
         ImportKind::Interactions => INTERACTION_COLUMNS,
+        ImportKind::Products => sales::PRODUCT_COLUMNS,
+        ImportKind::Orders => sales::ORDER_COLUMNS,
+        ImportKind::Opportunities => sales::OPPORTUNITY_COLUMNS,
+        ImportKind::Cases => sales::CASE_COLUMNS,
     };
     let mut source = Source::new(input, format, options, known)?;
     let mut report = ImportReport { header: source.header.clone(), ..ImportReport::default() };
@@ -89,7 +94,7 @@ pub(crate) fn run_import<R: Read>(
     let actor = format!("import:{}", kind.code());
     let fields: HashMap<String, FieldDef> =
         crm.read(|tx| tx.field_defs())?.into_iter().map(|d| (d.name.clone(), d)).collect();
-    let context = Context { kind, options, fields };
+    let context = Context { kind, options, fields, orders: sales::OrderRun::default() };
     match options.mode {
         ImportMode::AllOrNothing => {
             let outcome = crm.write_deciding(&actor, |tx| {
@@ -157,10 +162,12 @@ struct Counts {
     unchanged: u64,
 }
 
-struct Context<'o> {
+pub(crate) struct Context<'o> {
     kind: ImportKind,
     options: &'o ImportOptions,
     fields: HashMap<String, FieldDef>,
+    /// Orders created by this import, loaded one row per line.
+    pub(crate) orders: sales::OrderRun,
 }
 
 /// Processes up to `limit` rows; returns true at the end of the input.
@@ -255,6 +262,10 @@ fn apply(tx: &mut Tx<'_>, context: &Context<'_>, record: &Record) -> crate::Resu
             let new = interaction_from_record(tx, record)?;
             Ok(tx.upsert_interaction(new)?.1)
         }
+        ImportKind::Products => Ok(tx.upsert_product(sales::product_from_record(record)?)?.1),
+        ImportKind::Orders => sales::apply_order_row(tx, context, record),
+        ImportKind::Opportunities => sales::apply_opportunity_row(tx, record),
+        ImportKind::Cases => sales::apply_case_row(tx, record),
     }
 }
 
@@ -274,23 +285,27 @@ fn row_error(record: &Record, error: Error) -> RowError {
     }
 }
 
-fn cell_error(column: &str, reason: impl Into<String>) -> Error {
+pub(crate) fn cell_error(column: &str, reason: impl Into<String>) -> Error {
     Error::invalid(column, reason)
 }
 
 /// Re-labels an error from the model with the column it came from.
-fn in_column(column: &str) -> impl Fn(Error) -> Error + '_ {
+pub(crate) fn in_column(column: &str) -> impl Fn(Error) -> Error + '_ {
     move |error| match error {
         Error::Invalid { reason, .. } => cell_error(column, reason),
         other => other,
     }
 }
 
-fn list(value: Option<&str>) -> impl Iterator<Item = &str> {
+pub(crate) fn list(value: Option<&str>) -> impl Iterator<Item = &str> {
     value.unwrap_or_default().split(';').map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn party_ref(tx: &Tx<'_>, record: &Record, column: &str) -> crate::Result<Option<PartyId>> {
+pub(crate) fn party_ref(
+    tx: &Tx<'_>,
+    record: &Record,
+    column: &str,
+) -> crate::Result<Option<PartyId>> {
     match record.get(column) {
         None => Ok(None),
         Some(key) => match tx.resolve_party(key) {
@@ -407,12 +422,16 @@ fn interaction_from_record(tx: &Tx<'_>, record: &Record) -> crate::Result<NewInt
     Ok(new)
 }
 
-fn parse_date(text: &str, column: &str) -> crate::Result<NaiveDate> {
+pub(crate) fn parse_date(text: &str, column: &str) -> crate::Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| cell_error(column, format!("`{text}` is not a date (YYYY-MM-DD)")))
 }
 
 fn parse_time(text: &str) -> crate::Result<DateTime<Utc>> {
+    parse_time_in(text, "at")
+}
+
+pub(crate) fn parse_time_in(text: &str, column: &str) -> crate::Result<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }
@@ -421,7 +440,7 @@ fn parse_time(text: &str) -> crate::Result<DateTime<Utc>> {
             return Ok(time.and_utc());
         }
     }
-    Err(cell_error("at", format!("`{text}` is not a time (RFC 3339 or YYYY-MM-DD HH:MM:SS)")))
+    Err(cell_error(column, format!("`{text}` is not a time (RFC 3339 or YYYY-MM-DD HH:MM:SS)")))
 }
 
 impl Crm {

@@ -273,8 +273,13 @@ fn canonical(column_map: &std::collections::BTreeMap<String, String>, name: &str
 
 fn is_known(known: &[&str], column: &str) -> bool {
     known.contains(&column)
-        || (known.contains(&"field.*")
-            && column.strip_prefix("field.").is_some_and(crate::model::field::is_identifier))
+        || known.iter().filter_map(|k| k.strip_suffix('*')).any(|prefix| {
+            column.strip_prefix(prefix).is_some_and(|rest| match prefix {
+                "field." => crate::model::field::is_identifier(rest),
+                "price." => crate::model::Currency::new(rest).is_ok(),
+                _ => !rest.is_empty(),
+            })
+        })
 }
 
 fn unknown_column(column: &str, known: &[&str]) -> String {

@@ -35,7 +35,28 @@ pub struct MergeReport {
     pub fields: u64,
     /// Parties whose owner was the absorbed party.
     pub owned_parties: u64,
+    /// Quotes moved (as customer or as owner).
+    pub quotes: u64,
+    /// Orders moved (as customer or as owner).
+    pub orders: u64,
+    /// Opportunities moved (as customer or as owner).
+    pub opportunities: u64,
+    /// Cases moved (as customer or as assignee).
+    pub cases: u64,
 }
+
+/// Sales and service rows that name a party: (record key, table, column).
+/// A merge moves them all; the record keeps the ids per key.
+const SALES_CHILDREN: &[(&str, &str, &str)] = &[
+    ("quotes", "quotes", "party_id"),
+    ("quotes_owned", "quotes", "owner_id"),
+    ("orders", "orders", "party_id"),
+    ("orders_owned", "orders", "owner_id"),
+    ("opportunities", "opportunities", "party_id"),
+    ("opportunities_owned", "opportunities", "owner_id"),
+    ("cases", "cases", "party_id"),
+    ("cases_assigned", "cases", "assignee_id"),
+];
 
 /// What a merge moved, kept in the `party.merged` event so that
 /// [`Tx::unmerge`] can move it back.
@@ -60,6 +81,10 @@ struct MergeRecord {
     stages: Vec<String>,
     owned_parties: Vec<String>,
     merged_before: Vec<String>,
+    /// Sales and service rows moved, by [`SALES_CHILDREN`] key (absent in
+    /// records written before schema version 3).
+    #[serde(default)]
+    sales: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Tx<'_> {
@@ -139,6 +164,15 @@ impl Tx<'_> {
                 .ids("SELECT CAST(id AS TEXT) FROM party_stages WHERE party_id = ?1", &a)?,
             owned_parties: self.ids("SELECT id FROM parties WHERE owner_id = ?1", &a)?,
             merged_before: self.ids("SELECT id FROM parties WHERE merged_into = ?1", &a)?,
+            sales: SALES_CHILDREN
+                .iter()
+                .map(|(key, table, column)| {
+                    Ok((
+                        (*key).to_owned(),
+                        self.ids(&format!("SELECT id FROM {table} WHERE {column} = ?1"), &a)?,
+                    ))
+                })
+                .collect::<crate::Result<_>>()?,
         };
         let exec =
             |sql: &str| -> crate::Result<u64> { Ok(self.conn.execute(sql, params![k, a])? as u64) };
@@ -166,6 +200,16 @@ impl Tx<'_> {
         exec("DELETE FROM party_fields WHERE party_id = ?2 AND ?1 IS NOT NULL")?;
         exec("UPDATE party_stages SET party_id = ?1 WHERE party_id = ?2")?;
         report.owned_parties = exec("UPDATE parties SET owner_id = ?1 WHERE owner_id = ?2")?;
+        for (key, table, column) in SALES_CHILDREN {
+            let n = exec(&format!("UPDATE {table} SET {column} = ?1 WHERE {column} = ?2"))?;
+            match *table {
+                "quotes" => report.quotes += n,
+                "orders" => report.orders += n,
+                "opportunities" => report.opportunities += n,
+                _ => report.cases += n,
+            }
+            debug_assert!(moved.sales.contains_key(*key));
+        }
         // Earlier merges into the absorbed party now point at the survivor.
         exec("UPDATE parties SET merged_into = ?1 WHERE merged_into = ?2")?;
         self.conn.execute(
@@ -334,6 +378,15 @@ impl Tx<'_> {
             "UPDATE parties SET merged_into = ?1 WHERE merged_into = ?2 AND id = ?3",
             &moved.merged_before,
         )?;
+        for (key, table, column) in SALES_CHILDREN {
+            if let Some(ids) = moved.sales.get(*key) {
+                back(
+                    self,
+                    &format!("UPDATE {table} SET {column} = ?1 WHERE {column} = ?2 AND id = ?3"),
+                    ids,
+                )?;
+            }
+        }
         self.refresh_pair(keep, absorbed)?;
         let keep_after = self.get_party(keep)?;
         let absorbed_after = self.get_party(absorbed)?;

@@ -16,6 +16,11 @@ use crate::store::{Tx, Upserted};
 const OPPORTUNITY_COLUMNS: &str = "id, external_id, party_id, pipeline, title, amount, currency, \
      expected_close, owner_id, stage, status, close_reason, closed_at, created_at, updated_at";
 
+/// [`OPPORTUNITY_COLUMNS`] qualified for a join with `pipeline_stages s`.
+const OPPORTUNITY_SELECT: &str = "o.id, o.external_id, o.party_id, o.pipeline, o.title, o.amount, \
+     o.currency, o.expected_close, o.owner_id, o.stage, o.status, o.close_reason, o.closed_at, \
+     o.created_at, o.updated_at, s.probability";
+
 impl Tx<'_> {
     /// Creates a pipeline or replaces its name and stages. A stage that
     /// open opportunities are in cannot be removed.
@@ -442,7 +447,7 @@ impl Tx<'_> {
     /// [`Error::NotFound`] if there is none.
     pub fn get_opportunity(&self, id: OpportunityId) -> crate::Result<Opportunity> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {OPPORTUNITY_COLUMNS}, s.probability
+            "SELECT {OPPORTUNITY_SELECT}
              FROM opportunities o LEFT JOIN pipeline_stages s ON s.pipeline = o.pipeline AND s.code = o.stage
              WHERE o.id = ?1"
         ))?;
@@ -476,7 +481,7 @@ impl Tx<'_> {
     /// [`Error::Storage`](crate::Error::Storage).
     pub fn opportunities(&self, party: Option<PartyId>) -> crate::Result<Vec<Opportunity>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {OPPORTUNITY_COLUMNS}, s.probability
+            "SELECT {OPPORTUNITY_SELECT}
              FROM opportunities o LEFT JOIN pipeline_stages s ON s.pipeline = o.pipeline AND s.code = o.stage
              WHERE ?1 IS NULL OR o.party_id = ?1 ORDER BY o.created_at, o.id"
         ))?;

@@ -22,6 +22,9 @@ use crate::store::fx::Converter;
 const ORDER_COLUMNS: &str = "id, external_id, party_id, owner_id, currency, status, ordered_at, quote_id, created_at, updated_at";
 const LINE_COLUMNS: &str =
     "line_no, product_id, quantity, unit_price, discount_bp, unit_cost, net, cost";
+/// [`LINE_COLUMNS`] qualified for a join of lines `l` with products.
+const LINE_SELECT: &str =
+    "l.line_no, l.product_id, l.quantity, l.unit_price, l.discount_bp, l.unit_cost, l.net, l.cost";
 
 impl Tx<'_> {
     /// Prices new lines: validates each, looks the product up, takes the
@@ -211,14 +214,28 @@ impl Tx<'_> {
             .optional()?;
         let mut quote = found.ok_or_else(|| Error::not_found("quote", id))??;
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {LINE_COLUMNS}, 0 AS shipped, NULL AS returns_line, p.sku
-             FROM quote_lines JOIN products p ON p.id = product_id WHERE quote_id = ?1 ORDER BY line_no"
+            "SELECT {LINE_SELECT}, 0 AS shipped, NULL AS returns_line, p.sku
+             FROM quote_lines l JOIN products p ON p.id = l.product_id WHERE l.quote_id = ?1 ORDER BY l.line_no"
         ))?;
         let currency = quote.currency;
         quote.lines =
             collect(&mut stmt, params![id.to_string()], |row| line_from_row(row, currency))?;
         quote.total = Money::sum(currency, quote.lines.iter().map(|l| &l.net))?;
         Ok(quote)
+    }
+
+    /// A party's quotes, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn quotes_of(&self, party: PartyId) -> crate::Result<Vec<Quote>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM quotes WHERE party_id = ?1 ORDER BY created_at, id")?;
+        let ids: Vec<QuoteId> =
+            collect(&mut stmt, params![party.to_string()], |row| get_parsed(row, "id"))?;
+        ids.into_iter().map(|id| self.get_quote(id)).collect()
     }
 
     /// Accepts an open quote that is still valid and turns it into a
@@ -513,8 +530,8 @@ impl Tx<'_> {
 
     fn with_lines(&self, mut order: Order) -> crate::Result<Order> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {LINE_COLUMNS}, shipped, returns_line, p.sku
-             FROM order_lines JOIN products p ON p.id = product_id WHERE order_id = ?1 ORDER BY line_no"
+            "SELECT {LINE_SELECT}, l.shipped, l.returns_line, p.sku
+             FROM order_lines l JOIN products p ON p.id = l.product_id WHERE l.order_id = ?1 ORDER BY l.line_no"
         ))?;
         let currency = order.currency;
         order.lines =

@@ -14,7 +14,8 @@ pub const ERASED_NAME: &str = "(erased)";
 impl Tx<'_> {
     /// Everything held on a party as one JSON document: the party with its
     /// roles, tags, fields, external ids, contact points and consent; stage
-    /// history; relationships; interactions; tasks; and the events about it.
+    /// history; relationships; interactions; tasks; quotes, orders,
+    /// opportunities and cases; and the events about it.
     ///
     /// # Errors
     ///
@@ -67,13 +68,17 @@ impl Tx<'_> {
             "relationships": self.relationships_of(id, None)?,
             "interactions": interactions,
             "tasks": tasks,
+            "quotes": self.quotes_of(id)?,
+            "orders": self.orders_of(id)?,
+            "opportunities": self.opportunities(Some(id))?,
+            "cases": self.cases(Some(id))?,
             "events": self.events_for("party", &key)?,
         }))
     }
 
     /// Erases a party's personal data: name, notes, contact points and
     /// consent, custom fields, tags, external ids, and the text of its
-    /// interactions and tasks; the personal data in earlier events about the
+    /// interactions, tasks, cases and opportunities; the personal data in earlier events about the
     /// party is scrubbed too. What stays is anonymous: the party row (kind,
     /// roles, stage, dates), interaction channels and times, relationships,
     /// so aggregates still add up. The party is soft-deleted and cannot be
@@ -100,6 +105,7 @@ impl Tx<'_> {
             "UPDATE tasks SET title = '', notes = NULL WHERE party_id = ?1",
             params![key],
         )?;
+        self.scrub_sales_text(&key)?;
         self.conn.execute(
             "UPDATE events SET before = NULL, after = json_object('scrubbed', 1)
              WHERE entity = 'party' AND entity_id = ?1",
@@ -136,6 +142,7 @@ impl Tx<'_> {
              WHERE party_id = ?1",
             params![key],
         )?;
+        self.scrub_sales_text(&key)?;
         self.conn.execute(
             "UPDATE events SET before = NULL, after = json_object('scrubbed', 1)
              WHERE entity = 'party' AND entity_id = ?1",
@@ -164,12 +171,27 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Interactions and tasks of the party carry its text in their events.
+    /// Case and opportunity text may hold personal data; orders and quotes
+    /// (products, amounts) stay for the aggregates.
+    fn scrub_sales_text(&self, key: &str) -> crate::Result<()> {
+        self.conn.execute(
+            "UPDATE cases SET subject = '', description = NULL, category = NULL WHERE party_id = ?1",
+            params![key],
+        )?;
+        self.conn
+            .execute("UPDATE opportunities SET title = '' WHERE party_id = ?1", params![key])?;
+        Ok(())
+    }
+
+    /// Interactions, tasks, cases and opportunities of the party carry its
+    /// text in their events.
     fn scrub_events_of_children(&self, key: &str) -> crate::Result<()> {
         self.conn.execute(
             "UPDATE events SET before = NULL, after = json_object('scrubbed', 1)
              WHERE (entity = 'interaction' AND entity_id IN (SELECT id FROM interactions WHERE party_id = ?1))
                 OR (entity = 'task' AND entity_id IN (SELECT id FROM tasks WHERE party_id = ?1))
+                OR (entity = 'case' AND entity_id IN (SELECT id FROM cases WHERE party_id = ?1))
+                OR (entity = 'opportunity' AND entity_id IN (SELECT id FROM opportunities WHERE party_id = ?1))
                 OR (entity = 'party' AND kind = 'party.merged' AND
                     (json_extract(before, '$.absorbed.id') = ?1 OR json_extract(before, '$.kept.id') = ?1))",
             params![key],

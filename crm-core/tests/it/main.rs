@@ -2,12 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cases;
 mod events;
 mod import;
 mod merge;
 mod party;
+mod pipeline;
 mod privacy;
 mod relationship;
+mod sales;
 mod search;
 mod storage;
 mod support;

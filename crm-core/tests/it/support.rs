@@ -35,3 +35,21 @@ pub(crate) fn fails_cleanly<T: std::fmt::Debug>(
     assert_eq!(fingerprint(crm), before, "a failed write changed the database: {error}");
     error
 }
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub(crate) struct TestClock(Arc<std::sync::Mutex<DateTime<Utc>>>);
+
+impl TestClock {
+    pub(crate) fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+/// An in-memory database whose clock stands at `start` until moved.
+pub(crate) fn crm_at(start: DateTime<Utc>) -> (Crm, TestClock) {
+    let clock = TestClock(Arc::new(std::sync::Mutex::new(start)));
+    let shared = clock.clone();
+    let crm = Crm::builder().clock(move || *shared.0.lock().unwrap()).open_in_memory().unwrap();
+    (crm, clock)
+}
