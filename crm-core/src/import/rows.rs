@@ -440,7 +440,13 @@ pub(crate) fn parse_time_in(text: &str, column: &str) -> crate::Result<DateTime<
             return Ok(time.and_utc());
         }
     }
-    Err(cell_error(column, format!("`{text}` is not a time (RFC 3339 or YYYY-MM-DD HH:MM:SS)")))
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(cell_error(
+        column,
+        format!("`{text}` is not a time (RFC 3339, YYYY-MM-DD HH:MM:SS or YYYY-MM-DD, UTC)"),
+    ))
 }
 
 impl Crm {

@@ -161,6 +161,9 @@ pub(crate) fn apply_order_row(
     let party = required_party(tx, record, "party")?;
     let currency = currency_in(record, "currency")?;
     let line = line_from_record(record, currency)?;
+    if tx.find_product_by_sku(&line.sku)?.is_none() {
+        return Err(cell_error("sku", format!("no product with SKU `{}`", line.sku)));
+    }
     let line_no = match record.get("line") {
         Some(text) => text
             .parse::<u32>()

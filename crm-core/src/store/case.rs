@@ -56,13 +56,7 @@ impl Tx<'_> {
             };
             stmt.execute(params![calendar.code, date_text(day), hours])?;
         }
-        self.record_event(
-            "calendar",
-            &calendar.code,
-            if before.is_some() { "calendar.updated" } else { "calendar.created" },
-            before.map(|b| serde_json::to_value(b)).transpose()?.as_ref(),
-            Some(&serde_json::to_value(&calendar)?),
-        )?;
+        self.record_saved("calendar", &calendar.code, before.as_ref(), &calendar)?;
         Ok(())
     }
 
@@ -135,13 +129,7 @@ impl Tx<'_> {
                 target.resolution_minutes
             ])?;
         }
-        self.record_event(
-            "sla_policy",
-            &policy.code,
-            if before.is_some() { "sla_policy.updated" } else { "sla_policy.created" },
-            before.map(|b| serde_json::to_value(b)).transpose()?.as_ref(),
-            Some(&serde_json::to_value(&policy)?),
-        )?;
+        self.record_saved("sla_policy", &policy.code, before.as_ref(), &policy)?;
         Ok(())
     }
 

@@ -25,6 +25,20 @@ impl Tx<'_> {
         )
     }
 
+    /// Appends `<entity>.created` or `<entity>.updated` for a saved piece of
+    /// configuration (a pipeline, calendar, policy, price list, …).
+    pub(crate) fn record_saved<T: serde::Serialize>(
+        &self,
+        entity: &str,
+        key: &str,
+        before: Option<&T>,
+        after: &T,
+    ) -> crate::Result<i64> {
+        let kind = format!("{entity}.{}", if before.is_some() { "updated" } else { "created" });
+        let before = before.map(serde_json::to_value).transpose()?;
+        self.record_event(entity, key, &kind, before.as_ref(), Some(&serde_json::to_value(after)?))
+    }
+
     /// Appends an event whose before / after are already JSON text.
     pub(crate) fn record_event_json(
         &self,

@@ -53,13 +53,7 @@ impl Tx<'_> {
             ],
         )?;
         let key = format!("{}/{}/{}", rate.base, rate.quote, date_text(&rate.date));
-        self.record_event(
-            "fx_rate",
-            &key,
-            "fx_rate.set",
-            before.map(|b| serde_json::to_value(b)).transpose()?.as_ref(),
-            Some(&serde_json::to_value(rate)?),
-        )?;
+        self.record_saved("fx_rate", &key, before.as_ref(), &rate)?;
         Ok(())
     }
 

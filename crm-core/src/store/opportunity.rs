@@ -72,13 +72,7 @@ impl Tx<'_> {
                 stage.probability
             ])?;
         }
-        self.record_event(
-            "pipeline",
-            &pipeline.code,
-            if before.is_some() { "pipeline.updated" } else { "pipeline.created" },
-            before.map(|b| serde_json::to_value(b)).transpose()?.as_ref(),
-            Some(&serde_json::to_value(&pipeline)?),
-        )?;
+        self.record_saved("pipeline", &pipeline.code, before.as_ref(), &pipeline)?;
         Ok(())
     }
 

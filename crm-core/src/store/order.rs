@@ -792,9 +792,9 @@ impl Tx<'_> {
         for line in before.lines.iter().filter(|l| l.returns_line.is_some()) {
             *returned.entry(line.returns_line.unwrap_or_default()).or_default() -= line.quantity;
         }
-        let mut next = before.lines.iter().map(|l| l.line_no).max().unwrap_or(0);
+        let last = before.lines.iter().map(|l| l.line_no).max().unwrap_or(0);
         let mut new_lines = Vec::new();
-        for (line_no, quantity) in items {
+        for (next, (line_no, quantity)) in (last + 1..).zip(items) {
             let line = before
                 .lines
                 .iter()
@@ -821,7 +821,6 @@ impl Tx<'_> {
                 ));
             }
             *done += quantity;
-            next += 1;
             new_lines.push(Line {
                 line_no: next,
                 quantity: -quantity,

@@ -231,13 +231,7 @@ impl Tx<'_> {
             stmt.execute(params![list.code, id.to_string(), price.minor()])?;
         }
         let after = self.price_list(&list.code)?;
-        self.record_event(
-            "price_list",
-            &list.code,
-            if before.is_some() { "price_list.updated" } else { "price_list.created" },
-            before.map(|b| serde_json::to_value(b)).transpose()?.as_ref(),
-            Some(&serde_json::to_value(after)?),
-        )?;
+        self.record_saved("price_list", &list.code, before.as_ref(), &after)?;
         Ok(())
     }
 

@@ -5,12 +5,14 @@
 mod cases;
 mod events;
 mod import;
+mod import_sales;
 mod merge;
 mod party;
 mod pipeline;
 mod privacy;
 mod relationship;
 mod sales;
+mod sales_party;
 mod search;
 mod storage;
 mod support;
