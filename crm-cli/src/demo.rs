@@ -13,6 +13,8 @@ use crm_core::{
 
 use crate::{CliResult, Failure};
 
+mod sales;
+
 const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
     "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹",
@@ -150,6 +152,8 @@ struct Built {
     n_relationships: usize,
     n_interactions: usize,
     n_tasks: usize,
+    /// Past tasks to complete, and when (done on the simulated clock).
+    done_tasks: Vec<(crm_core::TaskId, DateTime<Utc>)>,
 }
 
 pub(crate) fn run(db: Option<&Path>, people: usize, seed: u64) -> CliResult {
@@ -196,6 +200,8 @@ pub(crate) fn run(db: Option<&Path>, people: usize, seed: u64) -> CliResult {
         )));
     }
     let built = connect_people(&crm, &mut generator, built, now)?;
+    let sales_started = Instant::now();
+    let sales = sales::build(&crm, &path, &mut generator, &built, now)?;
     say!(
         "  imported {} people from CSV in {:.2} s ({:.0} rows/s)",
         report.created,
@@ -212,7 +218,17 @@ pub(crate) fn run(db: Option<&Path>, people: usize, seed: u64) -> CliResult {
         built.n_tasks,
         started.elapsed().as_secs_f64()
     );
-    tour(&crm, &built, &path, now)
+    say!(
+        "  created {} products, {} orders with {} lines in CNY and USD (imported from CSV), {} opportunities, {} service cases ({:.1} s)",
+        crate::demo::sales::PRODUCT_COUNT,
+        sales.orders,
+        sales.order_lines,
+        sales.opportunities,
+        sales.cases,
+        sales_started.elapsed().as_secs_f64()
+    );
+    tour(&crm, &built, now)?;
+    sales::tour(&crm, &path, now)
 }
 
 fn default_path() -> PathBuf {
@@ -299,7 +315,15 @@ fn build_organisations(crm: &Crm, generator: &mut Generator) -> CliResult<Built>
                 n_relationships += 1;
             }
         }
-        Ok(Built { employees, groups, n_orgs, n_relationships, n_interactions: 0, n_tasks: 0 })
+        Ok(Built {
+            employees,
+            groups,
+            n_orgs,
+            n_relationships,
+            n_interactions: 0,
+            n_tasks: 0,
+            done_tasks: Vec::new(),
+        })
     })?;
     Ok(built)
 }
@@ -507,7 +531,13 @@ fn connect_people(
             let task =
                 tx.create_task(NewTask::new(title, due).about(person).assigned_to(assignee))?;
             if due < now && generator.chance(70) {
-                tx.complete_task(task.id)?;
+                // Most are done a little before they are due, some late.
+                let done = if generator.chance(80) {
+                    due - Duration::minutes(generator.rng.i64(10..48 * 60))
+                } else {
+                    due + Duration::minutes(generator.rng.i64(10..72 * 60))
+                };
+                built.done_tasks.push((task.id, done.min(now)));
             }
             built.n_tasks += 1;
         }
@@ -516,7 +546,7 @@ fn connect_people(
     Ok(built)
 }
 
-fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult {
+fn tour(crm: &Crm, built: &Built, now: DateTime<Utc>) -> CliResult {
     say!();
     say!("A short tour");
     let roles = crm.read(|tx| {
@@ -620,12 +650,5 @@ fn tour(crm: &Crm, built: &Built, path: &Path, now: DateTime<Utc>) -> CliResult 
         export["interactions"].as_array().map_or(0, Vec::len),
         export["events"].as_array().map_or(0, Vec::len)
     );
-    say!();
-    let db = path.display();
-    say!("Try next:");
-    say!("  cargo run -p crm-cli -- --db {db} party show {sample}");
-    say!("  cargo run -p crm-cli -- --db {db} search 空调");
-    say!("  cargo run -p crm-cli -- --db {db} duplicates");
-    say!("  cargo run -p crm-cli -- --db {db} events --since {}", (last - 5).max(0));
     Ok(())
 }

@@ -70,6 +70,11 @@ fn one_decimal(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
 }
 
+/// Business minutes as `3h05` (hours of working time, not of the clock).
+fn business_time(minutes: i64) -> String {
+    format!("{}h{:02}", minutes / 60, minutes % 60)
+}
+
 /// Prints rows as a table: the first column left-aligned, the rest right.
 fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
@@ -237,15 +242,19 @@ pub(crate) fn sla(crm: &Crm, options: &Options) -> CliResult {
         &rows,
     );
     if !breaches.is_empty() {
-        say!("{} ({}):", options.h(Heading::BreachingNow), breaches.len());
+        say!(
+            "{} ({}, overdue in business hours):",
+            options.h(Heading::BreachingNow),
+            breaches.len()
+        );
         for breach in breaches.iter().take(10) {
             let case = crm.read(|tx| tx.get_case(breach.case_id))?;
             say!(
-                "  {}  {:<8} {:<14} +{} min  {}",
+                "  {}  {}  {}  +{}  {}",
                 breach.case_id,
-                breach.priority.label(options.lang),
-                breach.clock.label(options.lang),
-                breach.overdue_minutes,
+                pad(breach.priority.label(options.lang), 8),
+                pad(breach.clock.label(options.lang), 14),
+                pad(&business_time(breach.overdue_minutes), 8),
                 case.subject
             );
         }

@@ -268,7 +268,9 @@ pub struct KpiRow {
     pub forecast: Money,
     /// Amount of those opportunities won by the end of the period.
     pub forecast_won: Money,
-    /// `1 − |won − forecast| / forecast` (`None` without a forecast).
+    /// `max(0, 1 − |won − forecast| / forecast)`: 1 when exactly the
+    /// forecast was won, 0 when the miss is as large as the forecast or
+    /// larger (`None` without a forecast).
     pub forecast_accuracy: Option<f64>,
 }
 

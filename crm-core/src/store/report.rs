@@ -508,7 +508,7 @@ impl Tx<'_> {
             kpi.win_rate = (closed > 0).then(|| kpi.won as f64 / closed as f64);
             kpi.forecast_accuracy = (kpi.forecast.minor() > 0).then(|| {
                 let gap = (kpi.forecast_won.minor() - kpi.forecast.minor()).abs() as f64;
-                1.0 - gap / kpi.forecast.minor() as f64
+                (1.0 - gap / kpi.forecast.minor() as f64).max(0.0)
             });
             rows.push(kpi);
         }
