@@ -250,3 +250,80 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert!(output.status.success(), "{:?}", output.status);
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn import_products_and_orders_then_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("sales.db"));
+    ok(&["--db", &db, "init"]);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let parties =
+        write("p.csv", "external_id,name,roles\nerp:c1,华东电器,customer\nerp:s1,王芳,employee\n");
+    ok(&["--db", &db, "import", "parties", &parties]);
+    let products = write(
+        "products.csv",
+        "sku,name_en,name_zh,unit_cost,cost_currency,price.CNY\nAC,Air conditioner,空调,1800,CNY,2999\n",
+    );
+    let out = ok(&["--db", &db, "import", "products", &products]);
+    assert!(out.contains("1 created"), "{out}");
+    let orders = write(
+        "orders.csv",
+        "order,party,currency,ordered_at,owner,sku,quantity\n\
+         SO-1,erp:c1,CNY,2026-03-01,erp:s1,AC,2\n\
+         SO-1,erp:c1,CNY,2026-03-01,erp:s1,AC,1\n",
+    );
+    let out = ok(&["--db", &db, "import", "orders", &orders]);
+    assert!(out.contains("2 created"), "{out}");
+    let out =
+        ok(&["--db", &db, "report", "kpi", "--period", "2026-Q1", "--currency", "CNY", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["rows"][0]["owner_name"], "王芳");
+    assert_eq!(report["rows"][0]["revenue"]["amount"], "8997.00");
+    assert_eq!(report["rows"][0]["margin"]["amount"], "3597.00");
+    let out = ok(&[
+        "--db",
+        &db,
+        "report",
+        "kpi",
+        "--period",
+        "2026-Q1",
+        "--currency",
+        "CNY",
+        "--lang",
+        "zh-CN",
+    ]);
+    assert!(out.contains("销售人员绩效 2026-Q1") && out.contains("8,997.00"), "{out}");
+    // Bad input: exit code 2 and a message saying what is wrong.
+    let output = crm(&["--db", &db, "report", "kpi", "--period", "2026-Q1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("needs --currency"));
+    let output = crm(&["--db", &db, "report", "sla", "--period", "2026-Q5"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("`2026-Q5` is not a period"), "{}", text(&output).1);
+    let bad = write(
+        "bad.csv",
+        "order,party,currency,ordered_at,sku,quantity\nSO-2,erp:c1,CNY,2026-03-01,AC,-1\n",
+    );
+    let output = crm(&["--db", &db, "import", "orders", &bad]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("line 2, column quantity"), "{:?}", text(&output));
+}
+
+#[test]
+fn demo_database_answers_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("demo.db"));
+    let out = ok(&["--db", &db, "demo", "--people", "300"]);
+    assert!(out.contains("销售漏斗 b2b"), "{out}");
+    assert!(out.contains("Service levels"), "{out}");
+    for report in ["pipeline", "forecast", "sla"] {
+        let out = ok(&["--db", &db, "report", report, "--period", "2026", "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+    let out = ok(&["--db", &db, "report", "kpi", "--period", "2026", "--currency", "CNY"]);
+    assert!(out.contains("Salesperson KPIs 2026 (CNY)"), "{out}");
+}
