@@ -81,6 +81,19 @@
 //!   the business. `New*` types go in, saved types with ids come out.
 //! - Every error is an [`Error`]: what went wrong and where, never a panic.
 //!
+//! ## Sales and service
+//!
+//! - [`Money`] is integer minor units of a [`Currency`]; [`Tx::set_fx_rate`]
+//!   and [`Tx::convert`] handle dated exchange rates.
+//! - [`Tx::create_product`], [`Tx::create_quote`] → [`Tx::accept_quote`] →
+//!   [`Tx::ship`] / [`Tx::return_items`]; [`Tx::profit_by_party`] and
+//!   [`Tx::profit_by_period`] give revenue, cost and margin.
+//! - [`Tx::save_pipeline`], [`Tx::create_opportunity`],
+//!   [`Tx::move_opportunity`]; [`Tx::pipeline_report`] and [`Tx::forecast`].
+//! - [`Tx::save_calendar`] ([`WorkingCalendar`]), [`Tx::save_sla_policy`],
+//!   [`Tx::open_case`], [`Tx::set_case_status`], [`Tx::cases_breaching`],
+//!   [`Tx::escalate_breaches`]; [`Tx::sla_report`] and [`Tx::kpi_report`].
+//!
 //! ## Data flow
 //!
 //! Callers (the application, the `crm` CLI, imports) → [`Tx`] methods

@@ -191,7 +191,8 @@ pub(crate) fn apply_order_row(
                 tx.create_order(order.with_line(line))?
             } else {
                 let created = tx.create_order(order)?;
-                tx.append_order_line(&created, line, Some(line_no))?
+                tx.append_order_line(&created, line, Some(line_no))?;
+                created
             };
             context.orders.created.borrow_mut().insert(created.id);
             Ok(Upserted::Created)

@@ -274,7 +274,7 @@ pub struct NewCase {
     pub priority: Priority,
     /// The channel it came in on.
     pub channel: Channel,
-    /// Subject (searchable).
+    /// Subject.
     pub subject: String,
     /// Description.
     pub description: Option<String>,

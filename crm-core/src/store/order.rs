@@ -464,7 +464,8 @@ impl Tx<'_> {
                 ),
             ));
         }
-        self.append_order_line(&before, line, None)
+        self.append_order_line(&before, line, None)?;
+        self.get_order(id)
     }
 
     /// Appends a line whatever the status (used by the importer to load an
@@ -474,7 +475,7 @@ impl Tx<'_> {
         before: &Order,
         line: NewLine,
         line_no: Option<u32>,
-    ) -> crate::Result<Order> {
+    ) -> crate::Result<()> {
         let next = before.lines.iter().map(|l| l.line_no).max().unwrap_or(0) + 1;
         let line_no = line_no.unwrap_or(next);
         if before.lines.iter().any(|l| l.line_no == line_no) {
@@ -494,7 +495,6 @@ impl Tx<'_> {
         }
         self.insert_order_lines(before.id, &lines)?;
         self.touch_order(before.id)?;
-        let after = self.get_order(before.id)?;
         self.record_event(
             "order",
             &before.id.to_string(),
@@ -502,14 +502,13 @@ impl Tx<'_> {
             None,
             Some(&serde_json::to_value(&lines)?),
         )?;
-        Ok(after)
+        Ok(())
     }
 
     fn touch_order(&self, id: OrderId) -> crate::Result<()> {
-        self.conn.execute(
-            "UPDATE orders SET updated_at = ?2 WHERE id = ?1",
-            params![id.to_string(), self.now_text.as_str()],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE orders SET updated_at = ?2 WHERE id = ?1")?
+            .execute(params![id.to_string(), self.now_text.as_str()])?;
         Ok(())
     }
 
