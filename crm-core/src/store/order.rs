@@ -965,25 +965,30 @@ impl Tx<'_> {
         period: Option<&Period>,
         by_day: bool,
     ) -> crate::Result<Vec<ProfitGroup>> {
+        // Predicates only for what is asked, so that a whole-base query
+        // walks the party index like a hand-written aggregate would.
         let day = if by_day { "substr(o.ordered_at, 1, 10)" } else { "NULL" };
+        let mut filters = String::new();
+        let mut values: Vec<String> = Vec::new();
+        if let Some(period) = period {
+            values.push(time_text(&period.start_time()));
+            values.push(time_text(&period.end_time()));
+            filters.push_str(" AND o.ordered_at >= ?1 AND o.ordered_at < ?2");
+        }
+        if let Some(party) = party {
+            values.push(party.to_string());
+            filters.push_str(&format!(" AND o.party_id = ?{}", values.len()));
+        }
+        let group = if by_day { "o.party_id, o.currency, day" } else { "o.party_id, o.currency" };
         let sql = format!(
             "SELECT o.party_id, o.currency, {day} AS day, count(DISTINCT o.id) AS orders,
                     sum(l.net) AS net, sum(l.cost) AS cost
              FROM orders o JOIN order_lines l ON l.order_id = o.id
-             WHERE o.status NOT IN ('draft', 'cancelled')
-               AND o.ordered_at >= ?1 AND o.ordered_at < ?2
-               AND (?3 IS NULL OR o.party_id = ?3)
-             GROUP BY o.party_id, o.currency{}
-             ORDER BY o.party_id, o.currency{}",
-            if by_day { ", day" } else { "" },
-            if by_day { ", day" } else { "" },
+             WHERE o.status NOT IN ('draft', 'cancelled'){filters}
+             GROUP BY {group} ORDER BY {group}"
         );
-        let (from, to) = match period {
-            Some(p) => (time_text(&p.start_time()), time_text(&p.end_time())),
-            None => (String::new(), "~".to_owned()),
-        };
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        collect(&mut stmt, params![from, to, party.map(|p| p.to_string())], |row| {
+        collect(&mut stmt, rusqlite::params_from_iter(values.iter()), |row| {
             let currency: Currency = get_parsed(row, "currency")?;
             let day: Option<String> = get(row, "day")?;
             Ok(ProfitGroup {
