@@ -255,19 +255,27 @@ pub(crate) fn opportunity_from_record(
     Ok(new)
 }
 
-/// Applies the close status of an opportunity row after the upsert.
-fn close_from_record(
-    tx: &mut Tx<'_>,
+/// The `status` and `reason` columns of an opportunity row.
+fn close_columns(
     record: &Record,
-    opportunity: &crate::model::Opportunity,
-) -> crate::Result<bool> {
-    let Some(code) = record.get("status") else { return Ok(false) };
+) -> crate::Result<Option<(OpportunityStatus, Option<CloseReason>)>> {
+    let Some(code) = record.get("status") else { return Ok(None) };
     let status = OpportunityStatus::from_code(code).map_err(in_column("status"))?;
     let reason = record
         .get("reason")
         .map(CloseReason::from_code)
         .transpose()
         .map_err(in_column("reason"))?;
+    Ok(Some((status, reason)))
+}
+
+/// Applies the close status of an opportunity row after the upsert.
+fn close_from_record(
+    tx: &mut Tx<'_>,
+    record: &Record,
+    opportunity: &crate::model::Opportunity,
+) -> crate::Result<bool> {
+    let Some((status, reason)) = close_columns(record)? else { return Ok(false) };
     if status == opportunity.status {
         return Ok(false);
     }
@@ -291,16 +299,8 @@ fn close_from_record(
 
 pub(crate) fn apply_opportunity_row(tx: &mut Tx<'_>, record: &Record) -> crate::Result<Upserted> {
     // Check the status columns before the first write.
-    if let Some(code) = record.get("status") {
-        let status = OpportunityStatus::from_code(code).map_err(in_column("status"))?;
-        let reason = record
-            .get("reason")
-            .map(CloseReason::from_code)
-            .transpose()
-            .map_err(in_column("reason"))?;
-        if status == OpportunityStatus::Lost && reason.is_none() {
-            return Err(cell_error("reason", "is required for a lost opportunity"));
-        }
+    if let Some((OpportunityStatus::Lost, None)) = close_columns(record)? {
+        return Err(cell_error("reason", "is required for a lost opportunity"));
     }
     let (opportunity, outcome) = tx.upsert_opportunity(opportunity_from_record(tx, record)?)?;
     let closed = close_from_record(tx, record, &opportunity)?;

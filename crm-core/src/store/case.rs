@@ -19,7 +19,7 @@ use crate::store::codec::{
 use crate::store::order::codes;
 use crate::store::{Tx, Upserted};
 
-const CASE_COLUMNS: &str = "id, external_id, party_id, case_type, priority, channel, subject, \
+pub(crate) const CASE_COLUMNS: &str = "id, external_id, party_id, case_type, priority, channel, subject, \
      description, category, assignee_id, status, sla_policy, tier, opened_at, first_response_at, \
      first_response_due, resolution_due, resolved_at, closed_at, satisfaction, churn_reason, \
      interaction_id, escalations, created_at, updated_at";

@@ -17,7 +17,7 @@ const OPPORTUNITY_COLUMNS: &str = "id, external_id, party_id, pipeline, title, a
      expected_close, owner_id, stage, status, close_reason, closed_at, created_at, updated_at";
 
 /// [`OPPORTUNITY_COLUMNS`] qualified for a join with `pipeline_stages s`.
-const OPPORTUNITY_SELECT: &str = "o.id, o.external_id, o.party_id, o.pipeline, o.title, o.amount, \
+pub(crate) const OPPORTUNITY_SELECT: &str = "o.id, o.external_id, o.party_id, o.pipeline, o.title, o.amount, \
      o.currency, o.expected_close, o.owner_id, o.stage, o.status, o.close_reason, o.closed_at, \
      o.created_at, o.updated_at, s.probability";
 

@@ -152,22 +152,7 @@ impl Tx<'_> {
                 self.now_text.as_str(),
             ],
         )?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "INSERT INTO quote_lines (quote_id, {LINE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-        ))?;
-        for line in &lines {
-            stmt.execute(params![
-                id.to_string(),
-                line.line_no,
-                line.product_id.to_string(),
-                line.quantity,
-                line.unit_price.minor(),
-                line.discount_bp,
-                line.unit_cost.minor(),
-                line.net.minor(),
-                line.cost.minor(),
-            ])?;
-        }
+        self.write_lines("quote_lines", "quote_id", &id.to_string(), &lines)?;
         let quote = self.get_quote(id)?;
         self.record_event(
             "quote",
@@ -425,24 +410,52 @@ impl Tx<'_> {
     }
 
     fn insert_order_lines(&self, id: OrderId, lines: &[Line]) -> crate::Result<()> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "INSERT INTO order_lines (order_id, {LINE_COLUMNS}, shipped, returns_line)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-        ))?;
+        self.write_lines("order_lines", "order_id", &id.to_string(), lines)
+    }
+
+    /// Inserts priced lines into `quote_lines` or `order_lines` (which also
+    /// keeps units shipped and the line a return line returns).
+    fn write_lines(
+        &self,
+        table: &str,
+        key_column: &str,
+        key: &str,
+        lines: &[Line],
+    ) -> crate::Result<()> {
+        let orders = table == "order_lines";
+        let sql = if orders {
+            format!(
+                "INSERT INTO {table} ({key_column}, {LINE_COLUMNS}, shipped, returns_line)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            )
+        } else {
+            format!(
+                "INSERT INTO {table} ({key_column}, {LINE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            )
+        };
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         for line in lines {
-            stmt.execute(params![
-                id.to_string(),
-                line.line_no,
-                line.product_id.to_string(),
-                line.quantity,
+            let product = line.product_id.to_string();
+            let amounts = [
                 line.unit_price.minor(),
-                line.discount_bp,
                 line.unit_cost.minor(),
                 line.net.minor(),
                 line.cost.minor(),
-                line.shipped,
-                line.returns_line,
-            ])?;
+            ];
+            let values: [&dyn rusqlite::ToSql; 11] = [
+                &key,
+                &line.line_no,
+                &product,
+                &line.quantity,
+                &amounts[0],
+                &line.discount_bp,
+                &amounts[1],
+                &amounts[2],
+                &amounts[3],
+                &line.shipped,
+                &line.returns_line,
+            ];
+            stmt.execute(&values[..if orders { 11 } else { 9 }])?;
         }
         Ok(())
     }

@@ -15,10 +15,10 @@ use crate::model::{
     PeriodUnit, PipelineReport, PipelineRow, Priority, SlaReport, SlaRow,
 };
 use crate::store::Tx;
-use crate::store::case::case_from_row;
+use crate::store::case::{CASE_COLUMNS, case_from_row};
 use crate::store::codec::{collect, get, get_parsed, get_time, parse_date, time_text};
 use crate::store::fx::Converter;
-use crate::store::opportunity::opportunity_from_row;
+use crate::store::opportunity::{OPPORTUNITY_SELECT, opportunity_from_row};
 
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
@@ -42,13 +42,11 @@ impl Tx<'_> {
         as_of: NaiveDate,
     ) -> crate::Result<Vec<PipelineReport>> {
         let pipeline = self.pipeline(pipeline)?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT o.id, o.external_id, o.party_id, o.pipeline, o.title, o.amount, o.currency,
-                    o.expected_close, o.owner_id, o.stage, o.status, o.close_reason, o.closed_at,
-                    o.created_at, o.updated_at, s.probability
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {OPPORTUNITY_SELECT}
              FROM opportunities o LEFT JOIN pipeline_stages s ON s.pipeline = o.pipeline AND s.code = o.stage
-             WHERE o.pipeline = ?1",
-        )?;
+             WHERE o.pipeline = ?1"
+        ))?;
         let opportunities = collect(&mut stmt, params![pipeline.code], opportunity_from_row)?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT v.opportunity_id, v.stage, v.entered_at, v.left_at
@@ -159,14 +157,12 @@ impl Tx<'_> {
         currency: Option<Currency>,
         as_of: NaiveDate,
     ) -> crate::Result<Vec<ForecastRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT o.id, o.external_id, o.party_id, o.pipeline, o.title, o.amount, o.currency,
-                    o.expected_close, o.owner_id, o.stage, o.status, o.close_reason, o.closed_at,
-                    o.created_at, o.updated_at, s.probability
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {OPPORTUNITY_SELECT}
              FROM opportunities o LEFT JOIN pipeline_stages s ON s.pipeline = o.pipeline AND s.code = o.stage
              WHERE (o.status = 'open' AND o.expected_close >= ?1 AND o.expected_close < ?2)
-                OR (o.status = 'won' AND o.closed_at >= ?3 AND o.closed_at < ?4)",
-        )?;
+                OR (o.status = 'won' AND o.closed_at >= ?3 AND o.closed_at < ?4)"
+        ))?;
         let opportunities = collect(
             &mut stmt,
             params![
@@ -230,13 +226,10 @@ impl Tx<'_> {
     ///
     /// [`Error::Storage`](crate::Error::Storage).
     pub fn sla_report(&self, period: &Period, now: DateTime<Utc>) -> crate::Result<SlaReport> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, external_id, party_id, case_type, priority, channel, subject, description,
-                    category, assignee_id, status, sla_policy, tier, opened_at, first_response_at,
-                    first_response_due, resolution_due, resolved_at, closed_at, satisfaction,
-                    churn_reason, interaction_id, escalations, created_at, updated_at
-             FROM cases WHERE sla_policy IS NOT NULL AND opened_at >= ?1 AND opened_at < ?2",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases
+             WHERE sla_policy IS NOT NULL AND opened_at >= ?1 AND opened_at < ?2"
+        ))?;
         let cases = collect(
             &mut stmt,
             params![time_text(&period.start_time()), time_text(&period.end_time())],
@@ -354,13 +347,10 @@ impl Tx<'_> {
             kpi.tasks_on_time = on_time as u64;
         }
         // Cases assigned and opened in the period: mean time to first response.
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, external_id, party_id, case_type, priority, channel, subject, description,
-                    category, assignee_id, status, sla_policy, tier, opened_at, first_response_at,
-                    first_response_due, resolution_due, resolved_at, closed_at, satisfaction,
-                    churn_reason, interaction_id, escalations, created_at, updated_at
-             FROM cases WHERE assignee_id IS NOT NULL AND opened_at >= ?1 AND opened_at < ?2",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases
+             WHERE assignee_id IS NOT NULL AND opened_at >= ?1 AND opened_at < ?2"
+        ))?;
         let cases = collect(&mut stmt, params![from, to], case_from_row)?;
         let mut calendars = BTreeMap::new();
         let mut responses: BTreeMap<PartyId, Averages> = BTreeMap::new();
