@@ -27,6 +27,7 @@ macro_rules! say_part {
 
 mod demo;
 mod report;
+mod setup;
 mod show;
 
 use std::path::{Path, PathBuf};
@@ -76,9 +77,28 @@ opportunities:  external_id, party, pipeline, title, amount, currency, expected_
 cases:          external_id, party, type, priority, channel, subject, description, category,
                 assignee, sla_policy, tier, opened_at, status, first_response_at, satisfaction
                 (1-5), churn_reason.
+fx-rates:       base, quote (ISO 4217), date (YYYY-MM-DD), rate (quote units per base unit).
 
 By default any invalid row means nothing is written; every bad row is listed as line, column
 and reason. Exit code 2 when rows were invalid and nothing was imported.";
+
+/// The format `crm setup` reads, shown by `crm setup --help`.
+const SETUP_HELP: &str = r#"The file is one JSON object; every key is optional and everything is saved in one transaction:
+
+{
+  "calendars": [{ "code": "cn", "time_zone": "Asia/Shanghai",
+                  "weekdays": ["09:00-12:00", "13:00-18:00"], "hours": { "sat": ["09:00-12:00"] },
+                  "holidays": ["2026-10-01"], "working_days": ["2026-10-10"] }],
+  "sla_policies": [{ "code": "default", "name": "Standard", "calendar": "cn",
+                     "targets": [{ "priority": "high", "tier": "gold",
+                                   "first_response_minutes": 30, "resolution_minutes": 240 }] }],
+  "pipelines": [{ "code": "b2b", "name": "B2B",
+                  "stages": [{ "code": "qualify", "name_en": "Qualify", "name_zh": "资格确认", "probability": 10 }] }],
+  "price_lists": [{ "code": "dealer", "name": "Dealer", "currency": "CNY",
+                    "valid_from": "2026-01-01", "prices": { "AC-1200": "2500.00" } }]
+}
+
+Saving a code that exists replaces it. The SLA policy `default` applies to cases opened without one."#;
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -167,6 +187,12 @@ enum Command {
         /// Party id or system:value external id.
         party: String,
     },
+    /// Save pipelines, working calendars, SLA policies and price lists from a JSON file.
+    #[command(after_help = SETUP_HELP)]
+    Setup {
+        /// The JSON document (see below).
+        file: PathBuf,
+    },
     /// Print a sales or service report.
     Report {
         /// pipeline, forecast, sla or kpi.
@@ -183,6 +209,10 @@ enum Command {
         /// Pipeline code (pipeline report; default: every pipeline).
         #[arg(long)]
         pipeline: Option<String>,
+        /// Report as at the end of this day (YYYY-MM-DD): the day FX rates are taken for
+        /// and the moment SLA breaches are measured at (default: now).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -243,6 +273,7 @@ enum Kind {
     Orders,
     Opportunities,
     Cases,
+    FxRates,
 }
 
 /// The reports of `crm report`.
@@ -268,6 +299,7 @@ impl From<Kind> for ImportKind {
             Kind::Orders => ImportKind::Orders,
             Kind::Opportunities => ImportKind::Opportunities,
             Kind::Cases => ImportKind::Cases,
+            Kind::FxRates => ImportKind::FxRates,
         }
     }
 }
@@ -371,8 +403,10 @@ fn run(cli: Cli) -> CliResult {
             import(&crm, kind.into(), &file, &options, errors.as_deref())
         }
         Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
-        Command::Report { report, period, currency, lang, pipeline, json } => {
-            let options = report::Options::parse(&crm, period, currency, &lang, pipeline, json)?;
+        Command::Setup { file } => setup::run(&crm, &file),
+        Command::Report { report, period, currency, lang, pipeline, as_of, json } => {
+            let options =
+                report::Options::parse(&crm, period, currency, &lang, pipeline, as_of, json)?;
             report::run(&crm, report, &options)
         }
         Command::Party { command: PartyCommand::Show { party, json } } => {

@@ -23,9 +23,20 @@ impl Options {
         currency: Option<String>,
         lang: &str,
         pipeline: Option<String>,
+        as_of: Option<String>,
         json: bool,
     ) -> CliResult<Options> {
-        let now = crm.now();
+        let now = match as_of {
+            None => crm.now(),
+            Some(text) => {
+                let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+                    Failure::usage(format!("--as-of `{text}` is not a date (YYYY-MM-DD)"))
+                })?;
+                // The end of that day.
+                day.succ_opt().unwrap_or(day).and_time(chrono::NaiveTime::MIN).and_utc()
+                    - chrono::Duration::seconds(1)
+            }
+        };
         let period = match period {
             Some(text) => Period::parse(&text)?,
             None => Period::containing(now.date_naive(), PeriodUnit::Quarter)?,

@@ -327,3 +327,103 @@ fn demo_database_answers_every_report() {
     let out = ok(&["--db", &db, "report", "kpi", "--period", "2026", "--currency", "CNY"]);
     assert!(out.contains("Salesperson KPIs 2026 (CNY)"), "{out}");
 }
+
+/// Everything from the command line: setup, rates, opportunities and cases,
+/// then converted reports.
+#[test]
+fn setup_rates_opportunities_and_cases_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("service.db"));
+    ok(&["--db", &db, "init"]);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let bad =
+        write("bad.json", r#"{ "pipelines": [{ "code": "b2b", "name": "B2B", "stagse": [] }] }"#);
+    let output = crm(&["--db", &db, "setup", &bad]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("unknown field `stagse`"), "{}", text(&output).1);
+    let no_calendar = write(
+        "no-calendar.json",
+        r#"{ "pipelines": [{ "code": "b2b", "name": "B2B", "stages": [{ "code": "q", "name_en": "Q", "name_zh": "问", "probability": 10 }] }],
+             "sla_policies": [{ "code": "default", "name": "Std", "calendar": "missing" }] }"#,
+    );
+    let output = crm(&["--db", &db, "setup", &no_calendar]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("calendar not found: missing"), "{}", text(&output).1);
+    assert!(
+        text(&output).1.contains("in sla_policies[0] (default); nothing was saved"),
+        "{}",
+        text(&output).1
+    );
+    let setup = write(
+        "setup.json",
+        r#"{
+          "calendars": [{ "code": "cn", "time_zone": "Asia/Shanghai", "weekdays": ["09:00-12:00", "13:00-18:00"],
+                          "holidays": ["2026-10-01"], "working_days": ["2026-10-10"] }],
+          "sla_policies": [{ "code": "default", "name": "Std", "calendar": "cn",
+                             "targets": [{ "priority": "high", "first_response_minutes": 60, "resolution_minutes": 480 }] }],
+          "pipelines": [{ "code": "b2b", "name": "B2B", "stages": [
+              { "code": "qualify", "name_en": "Qualify", "name_zh": "资格确认", "probability": 10 },
+              { "code": "propose", "name_en": "Propose", "name_zh": "方案报价", "probability": 50 } ] }]
+        }"#,
+    );
+    assert!(
+        ok(&["--db", &db, "setup", &setup]).contains("1 calendars, 1 SLA policies, 1 pipelines")
+    );
+    let parties =
+        write("p.csv", "external_id,name,roles\nerp:c1,华东电器,customer\nerp:s1,王芳,employee\n");
+    ok(&["--db", &db, "import", "parties", &parties]);
+    let rates = write("rates.csv", "base,quote,date,rate\nUSD,CNY,2026-09-01,7.10\n");
+    assert!(ok(&["--db", &db, "import", "fx-rates", &rates]).contains("1 created"));
+    assert!(ok(&["--db", &db, "import", "fx-rates", &rates]).contains("1 unchanged"));
+    let deals = write(
+        "deals.csv",
+        "external_id,party,pipeline,title,amount,currency,expected_close,owner,stage\n\
+         D1,erp:c1,b2b,Chiller,100000,CNY,2026-09-30,erp:s1,propose\n\
+         D2,erp:c1,b2b,Pumps,1000,USD,2026-09-15,erp:s1,qualify\n",
+    );
+    ok(&["--db", &db, "import", "opportunities", &deals]);
+    let out = ok(&[
+        "--db",
+        &db,
+        "report",
+        "pipeline",
+        "--currency",
+        "CNY",
+        "--as-of",
+        "2026-09-05",
+        "--json",
+    ]);
+    let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // 50 % of 100,000 + 10 % of (1,000 × 7.10) at the latest rate.
+    let weighted: Vec<&str> = reports[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["weighted"]["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(weighted, ["710.00", "50000.00"]);
+    let cases = write(
+        "cases.csv",
+        "external_id,party,type,priority,channel,subject,opened_at,assignee\n\
+         C1,erp:c1,repair,high,wechat,空调不制冷,2026-09-30 09:00,erp:s1\n",
+    );
+    ok(&["--db", &db, "import", "cases", &cases]);
+    let out = ok(&[
+        "--db",
+        &db,
+        "report",
+        "sla",
+        "--period",
+        "2026-09",
+        "--as-of",
+        "2026-09-30",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["report"]["rows"][0]["priority"], "high");
+    assert_eq!(report["report"]["rows"][0]["cases"], 1);
+}

@@ -56,11 +56,15 @@ pub enum ImportKind {
     /// `tier`, `opened_at`, `status`, `first_response_at`, `satisfaction`,
     /// `churn_reason`.
     Cases,
+    /// Dated exchange rates. Columns: `base`, `quote` (ISO 4217), `date`
+    /// (`YYYY-MM-DD`), `rate` (units of quote per unit of base, exact
+    /// decimal). A row for a stored pair and day replaces its rate.
+    FxRates,
 }
 
 impl ImportKind {
     /// The stable code (`parties`, `relationships`, `interactions`,
-    /// `products`, `orders`, `opportunities`, `cases`).
+    /// `products`, `orders`, `opportunities`, `cases`, `fx_rates`).
     pub fn code(self) -> &'static str {
         match self {
             ImportKind::Parties => "parties",
@@ -70,6 +74,7 @@ impl ImportKind {
             ImportKind::Orders => "orders",
             ImportKind::Opportunities => "opportunities",
             ImportKind::Cases => "cases",
+            ImportKind::FxRates => "fx_rates",
         }
     }
 }

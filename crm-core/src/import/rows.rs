@@ -87,6 +87,7 @@ pub(crate) fn run_import<R: Read>(
         ImportKind::Orders => sales::ORDER_COLUMNS,
         ImportKind::Opportunities => sales::OPPORTUNITY_COLUMNS,
         ImportKind::Cases => sales::CASE_COLUMNS,
+        ImportKind::FxRates => sales::FX_COLUMNS,
     };
     let mut source = Source::new(input, format, options, known)?;
     let mut report = ImportReport { header: source.header.clone(), ..ImportReport::default() };
@@ -266,6 +267,7 @@ fn apply(tx: &mut Tx<'_>, context: &Context<'_>, record: &Record) -> crate::Resu
         ImportKind::Orders => sales::apply_order_row(tx, context, record),
         ImportKind::Opportunities => sales::apply_opportunity_row(tx, record),
         ImportKind::Cases => sales::apply_case_row(tx, record),
+        ImportKind::FxRates => tx.set_fx_rate(sales::fx_rate_from_record(record)?),
     }
 }
 

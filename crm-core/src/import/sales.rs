@@ -8,9 +8,9 @@ use crate::Error;
 use crate::import::rows::{Context, cell_error, in_column, parse_date, parse_time_in, party_ref};
 use crate::import::source::Record;
 use crate::model::{
-    CaseStatus, CaseType, Channel, ChurnReason, CloseReason, Currency, Decimal, Money, NewCase,
-    NewLine, NewOpportunity, NewOrder, NewProduct, OpportunityStatus, OrderId, OrderStatus,
-    PartyId, Priority,
+    CaseStatus, CaseType, Channel, ChurnReason, CloseReason, Currency, Decimal, FxRate, Money,
+    NewCase, NewLine, NewOpportunity, NewOrder, NewProduct, OpportunityStatus, OrderId,
+    OrderStatus, PartyId, Priority,
 };
 use crate::store::{Tx, Upserted};
 
@@ -61,6 +61,22 @@ pub(crate) const CASE_COLUMNS: &[&str] = &[
     "satisfaction",
     "churn_reason",
 ];
+
+pub(crate) const FX_COLUMNS: &[&str] = &["base", "quote", "date", "rate"];
+
+pub(crate) fn fx_rate_from_record(record: &Record) -> crate::Result<FxRate> {
+    let rate = FxRate::new(
+        currency_in(record, "base")?,
+        currency_in(record, "quote")?,
+        parse_date(required(record, "date")?, "date")?,
+        Decimal::parse(required(record, "rate")?).map_err(in_column("rate"))?,
+    );
+    rate.validate().map_err(|e| match e {
+        Error::Invalid { at, reason } => cell_error(at.column.as_deref().unwrap_or("rate"), reason),
+        other => other,
+    })?;
+    Ok(rate)
+}
 
 /// What an order import remembers between rows.
 #[derive(Default)]

@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::Error;
 use crate::model::{Currency, Decimal, FxRate, Money, RoundingMode};
-use crate::store::Tx;
 use crate::store::codec::date_text;
+use crate::store::{Tx, Upserted};
 
 /// How old a rate may be and still convert an amount: the latest rate on
 /// or before the day is used if it is at most this many days old (rates
@@ -17,8 +17,9 @@ use crate::store::codec::date_text;
 pub const FX_MAX_AGE_DAYS: i64 = 10;
 
 impl Tx<'_> {
-    /// Stores a dated rate (replacing one for the same pair and day). The
-    /// inverse pair is derived when converting, so store one direction.
+    /// Stores a dated rate (replacing one for the same pair and day) and
+    /// says whether it was new, changed or already stored. The inverse pair
+    /// is derived when converting, so store one direction.
     ///
     /// # Errors
     ///
@@ -39,9 +40,12 @@ impl Tx<'_> {
     /// assert_eq!(usd.to_string(), "USD 10.00");
     /// # Ok::<(), crm_core::Error>(())
     /// ```
-    pub fn set_fx_rate(&mut self, rate: FxRate) -> crate::Result<()> {
+    pub fn set_fx_rate(&mut self, rate: FxRate) -> crate::Result<Upserted> {
         rate.validate()?;
         let before = self.fx_rate_on(rate.base, rate.quote, rate.date)?;
+        if before.as_ref() == Some(&rate) {
+            return Ok(Upserted::Unchanged);
+        }
         self.conn.execute(
             "INSERT INTO fx_rates (base, quote, day, rate) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (base, quote, day) DO UPDATE SET rate = excluded.rate",
@@ -54,7 +58,7 @@ impl Tx<'_> {
         )?;
         let key = format!("{}/{}/{}", rate.base, rate.quote, date_text(&rate.date));
         self.record_saved("fx_rate", &key, before.as_ref(), &rate)?;
-        Ok(())
+        Ok(if before.is_some() { Upserted::Updated } else { Upserted::Created })
     }
 
     /// The rate stored for exactly this pair and day.
