@@ -104,7 +104,9 @@
 
 mod error;
 pub mod import;
+#[macro_use]
 pub mod model;
+pub mod analytics;
 mod store;
 
 pub use crate::error::{Error, Location, Result, StorageError};

@@ -1,0 +1,434 @@
+//! BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy
+//! way") and MBG/NBD (Batislam, Denizel & Filiztekin 2007).
+//!
+//! While alive a customer buys at a Poisson rate λ ~ Gamma(r, α); after
+//! each purchase (BG/NBD) — or also at time zero (MBG/NBD) — the customer
+//! drops out with probability p ~ Beta(a, b).
+
+use crate::Error;
+use crate::analytics::fit::{FitInfo, FitOptions, Likelihood, maximise};
+use crate::analytics::special::{digamma, hyp2f1, ln_beta, ln_gamma, log_add_exp};
+use crate::analytics::summary::check_rft;
+
+/// Fitted BG/NBD parameters.
+///
+/// # Examples
+///
+/// ```
+/// use crm_core::analytics::{BgNbd, FitOptions};
+/// // frequency, recency and T (weeks) of four customers
+/// let x = [2.0, 1.0, 0.0, 5.0];
+/// let tx = [30.43, 1.71, 0.0, 35.0];
+/// let t = [38.86, 38.86, 38.86, 37.0];
+/// let (model, info) = BgNbd::fit(&x, &tx, &t, None, &FitOptions::default())?;
+/// assert!(info.converged);
+/// let p = model.p_alive(2.0, 30.43, 38.86);
+/// assert!(p > 0.0 && p <= 1.0);
+/// # Ok::<(), crm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct BgNbd {
+    /// Shape of the Gamma purchase-rate heterogeneity.
+    pub r: f64,
+    /// Scale of the Gamma purchase-rate heterogeneity.
+    pub alpha: f64,
+    /// Beta dropout parameter a.
+    pub a: f64,
+    /// Beta dropout parameter b.
+    pub b: f64,
+}
+
+/// Fitted MBG/NBD parameters (same names as BG/NBD).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct MbgNbd {
+    /// Shape of the Gamma purchase-rate heterogeneity.
+    pub r: f64,
+    /// Scale of the Gamma purchase-rate heterogeneity.
+    pub alpha: f64,
+    /// Beta dropout parameter a.
+    pub a: f64,
+    /// Beta dropout parameter b.
+    pub b: f64,
+}
+
+/// Rows a repeat-purchase model is fitted on.
+pub(crate) struct Rft<'d> {
+    pub(crate) x: &'d [f64],
+    pub(crate) tx: &'d [f64],
+    pub(crate) t: &'d [f64],
+    pub(crate) w: Option<&'d [f64]>,
+}
+
+impl<'d> Rft<'d> {
+    pub(crate) fn new(
+        x: &'d [f64],
+        tx: &'d [f64],
+        t: &'d [f64],
+        w: Option<&'d [f64]>,
+    ) -> crate::Result<Rft<'d>> {
+        check_rft(x, tx, t)?;
+        if let Some(w) = w
+            && (w.len() != x.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+        {
+            return Err(Error::invalid("weights", "one finite weight ≥ 0 per customer"));
+        }
+        Ok(Rft { x, tx, t, w })
+    }
+
+    pub(crate) fn weight(&self, i: usize) -> f64 {
+        self.w.map_or(1.0, |w| w[i])
+    }
+
+    pub(crate) fn total(&self) -> f64 {
+        self.w.map_or(self.x.len() as f64, |w| w.iter().sum())
+    }
+}
+
+/// Which of the two models.
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    Bg,
+    Mbg,
+}
+
+struct Problem<'d> {
+    data: Rft<'d>,
+    variant: Variant,
+}
+
+/// One customer's log-likelihood and its gradient in (r, α, a, b).
+fn customer_ll(variant: Variant, p: &[f64], x: f64, tx: f64, t: f64) -> (f64, [f64; 4]) {
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+    let d_a1 = [digamma(r + x) - digamma(r) + alpha.ln(), r / alpha, 0.0, 0.0];
+    let ln_at = (alpha + t).ln();
+    let ln_atx = (alpha + tx).ln();
+    match variant {
+        Variant::Bg => {
+            let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+            let d_a2 = [
+                0.0,
+                0.0,
+                digamma(a + b) - digamma(a + b + x),
+                digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x),
+            ];
+            let a3 = -(r + x) * ln_at;
+            let d_a3 = [-ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
+            let (ln_s, w3, w4, d_a4) = if x > 0.0 {
+                let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * ln_atx;
+                let d_a4 = [-ln_atx, -(r + x) / (alpha + tx), 1.0 / a, -1.0 / (b + x - 1.0)];
+                let ln_s = log_add_exp(a3, a4);
+                (ln_s, (a3 - ln_s).exp(), (a4 - ln_s).exp(), d_a4)
+            } else {
+                (a3, 1.0, 0.0, [0.0; 4])
+            };
+            let mut grad = [0.0; 4];
+            for k in 0..4 {
+                grad[k] = d_a1[k] + d_a2[k] + w3 * d_a3[k] + w4 * d_a4[k];
+            }
+            (a1 + a2 + ln_s, grad)
+        }
+        Variant::Mbg => {
+            let a2 =
+                ln_gamma(a + b) + ln_gamma(b + x + 1.0) - ln_gamma(b) - ln_gamma(a + b + x + 1.0);
+            let d_a2 = [
+                0.0,
+                0.0,
+                digamma(a + b) - digamma(a + b + x + 1.0),
+                digamma(a + b) + digamma(b + x + 1.0) - digamma(b) - digamma(a + b + x + 1.0),
+            ];
+            let a3 = -(r + x) * ln_at;
+            let d_a3 = [-ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
+            let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - ln_atx);
+            let d_a4 = [
+                ln_at - ln_atx,
+                (r + x) * (1.0 / (alpha + t) - 1.0 / (alpha + tx)),
+                1.0 / a,
+                -1.0 / (b + x),
+            ];
+            let softplus = log_add_exp(a4, 0.0);
+            let sigma = (a4 - softplus).exp();
+            let mut grad = [0.0; 4];
+            for k in 0..4 {
+                grad[k] = d_a1[k] + d_a2[k] + d_a3[k] + sigma * d_a4[k];
+            }
+            (a1 + a2 + a3 + softplus, grad)
+        }
+    }
+}
+
+impl Likelihood for Problem<'_> {
+    fn n_params(&self) -> usize {
+        4
+    }
+
+    fn total_weight(&self) -> f64 {
+        self.data.total()
+    }
+
+    fn ll_and_grad(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {
+        let mut total = 0.0;
+        let mut grad = vec![0.0; 4];
+        for i in 0..self.data.x.len() {
+            let w = self.data.weight(i);
+            if w == 0.0 {
+                continue;
+            }
+            let (ll, g) =
+                customer_ll(self.variant, p, self.data.x[i], self.data.tx[i], self.data.t[i]);
+            total += w * ll;
+            for k in 0..4 {
+                grad[k] += w * g[k];
+            }
+        }
+        (total.is_finite() && grad.iter().all(|g| g.is_finite())).then_some((total, grad))
+    }
+}
+
+fn fit_variant(
+    variant: Variant,
+    x: &[f64],
+    tx: &[f64],
+    t: &[f64],
+    weights: Option<&[f64]>,
+    options: &FitOptions,
+) -> crate::Result<([f64; 4], FitInfo)> {
+    let problem = Problem { data: Rft::new(x, tx, t, weights)?, variant };
+    if x.iter().all(|v| *v == 0.0) {
+        return Err(Error::invalid(
+            "frequency",
+            "no customer made a repeat purchase: the dropout process cannot be estimated",
+        ));
+    }
+    let (p, info) = maximise(&problem, &[1.0, 1.0, 1.0, 1.0], options)?;
+    Ok(([p[0], p[1], p[2], p[3]], info))
+}
+
+/// Expected purchases of a random new customer in `(0, t]`, the shared
+/// formula of both models apart from the dropout at zero.
+fn unconditional(r: f64, alpha: f64, a: f64, b: f64, t: f64) -> crate::Result<f64> {
+    let z = t / (alpha + t);
+    let f = hyp2f1(r, b, a + b - 1.0, z).ok_or_else(|| horizon_error(t))?;
+    Ok((a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)).powf(r) * f))
+}
+
+fn horizon_error(t: f64) -> Error {
+    Error::invalid("horizon", format!("{t} periods: the hypergeometric series does not converge"))
+}
+
+fn check_horizon(t: f64) -> crate::Result<()> {
+    if t.is_finite() && t >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid("horizon", format!("{t} is not ≥ 0")))
+    }
+}
+
+impl BgNbd {
+    /// Fits the model by maximum likelihood to frequency, recency and age
+    /// `T` columns (optionally weighted rows).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for inconsistent or non-finite columns, no
+    /// customers, or no repeat purchases at all.
+    pub fn fit(
+        frequency: &[f64],
+        recency: &[f64],
+        t: &[f64],
+        weights: Option<&[f64]>,
+        options: &FitOptions,
+    ) -> crate::Result<(BgNbd, FitInfo)> {
+        let ([r, alpha, a, b], info) =
+            fit_variant(Variant::Bg, frequency, recency, t, weights, options)?;
+        Ok((BgNbd { r, alpha, a, b }, info))
+    }
+
+    fn params(&self) -> [f64; 4] {
+        [self.r, self.alpha, self.a, self.b]
+    }
+
+    /// Log-likelihood of one customer's (x, tₓ, T).
+    pub fn log_likelihood(&self, x: f64, tx: f64, t: f64) -> f64 {
+        customer_ll(Variant::Bg, &self.params(), x, tx, t).0
+    }
+
+    /// Probability that a customer with history (x, tₓ, T) is still alive.
+    pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
+        if x == 0.0 {
+            return 1.0;
+        }
+        let ln_odds = self.a.ln() - (self.b + x - 1.0).ln()
+            + (self.r + x) * ((self.alpha + t).ln() - (self.alpha + tx).ln());
+        1.0 / (1.0 + ln_odds.exp())
+    }
+
+    /// Expected purchases in the next `horizon` periods of a customer with
+    /// history (x, tₓ, T) (FHL 2005, eq. 10).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a negative horizon, or one so long that the
+    /// hypergeometric series does not converge.
+    pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> crate::Result<f64> {
+        check_horizon(horizon)?;
+        let BgNbd { r, alpha, a, b } = *self;
+        let z = horizon / (alpha + t + horizon);
+        let f = hyp2f1(r + x, b + x, a + b + x - 1.0, z).ok_or_else(|| horizon_error(horizon))?;
+        let numerator = (a + b + x - 1.0) / (a - 1.0)
+            * (1.0 - ((alpha + t) / (alpha + t + horizon)).powf(r + x) * f);
+        let odds = if x > 0.0 {
+            a / (b + x - 1.0) * ((alpha + t) / (alpha + tx)).powf(r + x)
+        } else {
+            0.0
+        };
+        Ok(numerator / (1.0 + odds))
+    }
+
+    /// Expected purchases of a new customer in their first `horizon` periods.
+    ///
+    /// # Errors
+    ///
+    /// As [`BgNbd::expected_purchases`].
+    pub fn expected_purchases_new(&self, horizon: f64) -> crate::Result<f64> {
+        check_horizon(horizon)?;
+        unconditional(self.r, self.alpha, self.a, self.b, horizon)
+    }
+
+    /// Probability that a new customer makes exactly `n` purchases in their
+    /// first `horizon` periods (FHL 2005, eq. 8).
+    pub fn p_purchases(&self, n: u32, horizon: f64) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let x = f64::from(n);
+        let ln_p = r * (alpha / (alpha + horizon)).ln();
+        let ln_q = (horizon / (alpha + horizon)).ln();
+        let ln_nb = |j: f64| ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + ln_p + j * ln_q;
+        let first = (ln_beta(a, b + x) - ln_beta(a, b) + ln_nb(x)).exp();
+        if n == 0 {
+            return first;
+        }
+        let tail: f64 = (0..n).map(|j| ln_nb(f64::from(j)).exp()).sum();
+        first + (ln_beta(a + 1.0, b + x - 1.0) - ln_beta(a, b)).exp() * (1.0 - tail)
+    }
+}
+
+impl MbgNbd {
+    /// Fits the model by maximum likelihood (see [`BgNbd::fit`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`BgNbd::fit`].
+    pub fn fit(
+        frequency: &[f64],
+        recency: &[f64],
+        t: &[f64],
+        weights: Option<&[f64]>,
+        options: &FitOptions,
+    ) -> crate::Result<(MbgNbd, FitInfo)> {
+        let ([r, alpha, a, b], info) =
+            fit_variant(Variant::Mbg, frequency, recency, t, weights, options)?;
+        Ok((MbgNbd { r, alpha, a, b }, info))
+    }
+
+    /// Log-likelihood of one customer's (x, tₓ, T).
+    pub fn log_likelihood(&self, x: f64, tx: f64, t: f64) -> f64 {
+        customer_ll(Variant::Mbg, &[self.r, self.alpha, self.a, self.b], x, tx, t).0
+    }
+
+    /// Probability that a customer with history (x, tₓ, T) is alive (in
+    /// this model also a customer without repeat purchases may have left).
+    pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
+        let ln_odds = self.a.ln() - (self.b + x).ln()
+            + (self.r + x) * ((self.alpha + t).ln() - (self.alpha + tx).ln());
+        1.0 / (1.0 + ln_odds.exp())
+    }
+
+    /// Expected purchases in the next `horizon` periods of a customer with
+    /// history (x, tₓ, T).
+    ///
+    /// # Errors
+    ///
+    /// As [`BgNbd::expected_purchases`].
+    pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> crate::Result<f64> {
+        check_horizon(horizon)?;
+        let MbgNbd { r, alpha, a, b } = *self;
+        let z = horizon / (alpha + t + horizon);
+        let f = hyp2f1(r + x, b + x + 1.0, a + b + x, z).ok_or_else(|| horizon_error(horizon))?;
+        let numerator =
+            (a + b + x) / (a - 1.0) * (1.0 - ((alpha + t) / (alpha + t + horizon)).powf(r + x) * f);
+        let odds = a / (b + x) * ((alpha + t) / (alpha + tx)).powf(r + x);
+        Ok(numerator / (1.0 + odds))
+    }
+
+    /// Expected purchases of a new customer in their first `horizon` periods.
+    ///
+    /// # Errors
+    ///
+    /// As [`BgNbd::expected_purchases`].
+    pub fn expected_purchases_new(&self, horizon: f64) -> crate::Result<f64> {
+        check_horizon(horizon)?;
+        let MbgNbd { r, alpha, a, b } = *self;
+        let z = horizon / (alpha + horizon);
+        let f = hyp2f1(r, b + 1.0, a + b, z).ok_or_else(|| horizon_error(horizon))?;
+        Ok(b / (a - 1.0) * (1.0 - (alpha / (alpha + horizon)).powf(r) * f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::fit::testing::check_gradient;
+
+    const X: [f64; 5] = [0.0, 1.0, 2.0, 5.0, 12.0];
+    const TX: [f64; 5] = [0.0, 3.5, 30.43, 20.0, 38.0];
+    const T: [f64; 5] = [38.86, 38.86, 38.86, 30.0, 39.0];
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for variant in [Variant::Bg, Variant::Mbg] {
+            let problem = Problem { data: Rft::new(&X, &TX, &T, None).unwrap(), variant };
+            check_gradient(&problem, &[0.243, 4.414, 0.793, 2.426]);
+            check_gradient(&problem, &[1.7, 0.6, 2.1, 0.9]);
+        }
+    }
+
+    #[test]
+    fn likelihood_at_fixed_parameters_is_the_hand_computed_value() {
+        // x = 0: ln[Γ(r)/Γ(r) α^r (α+T)^-r] = r ln(α/(α+T)); the Beta part is 0.
+        let m = BgNbd { r: 0.5, alpha: 2.0, a: 1.5, b: 3.0 };
+        let want = 0.5 * (2.0f64 / 12.0).ln();
+        assert!((m.log_likelihood(0.0, 0.0, 10.0) - want).abs() < 1e-12);
+        // x = 1, tₓ = 4, T = 10, by the formula written out.
+        let (r, al, a, b) = (0.5f64, 2.0f64, 1.5f64, 3.0f64);
+        let l = (ln_gamma(r + 1.0) - ln_gamma(r)).exp()
+            * al.powf(r)
+            * (b / (a + b))
+            * ((al + 10.0).powf(-(r + 1.0)) + a / b * (al + 4.0).powf(-(r + 1.0)));
+        assert!((m.log_likelihood(1.0, 4.0, 10.0) - l.ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn predictions_at_fixed_parameters() {
+        // FHL 2005 parameters (CDNOW).
+        let m = BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+        // P(alive) without repeats is 1; by the closed form otherwise.
+        assert_eq!(m.p_alive(0.0, 0.0, 38.86), 1.0);
+        let want = 1.0
+            / (1.0
+                + 0.793 / (2.426 + 1.0) * ((4.414f64 + 38.86) / (4.414 + 30.43)).powf(0.243 + 2.0));
+        assert!((m.p_alive(2.0, 30.43, 38.86) - want).abs() < 1e-12);
+        // The paper's example: a customer with x = 2, tₓ = 30.43, T = 38.86
+        // is expected to make 1.226 purchases in the next 39 weeks.
+        let e = m.expected_purchases(39.0, 2.0, 30.43, 38.86).unwrap();
+        assert!((e - 1.226).abs() < 1e-3, "{e}");
+        // Probabilities of n purchases sum to 1 and their mean is E[X(t)].
+        let (mut total, mut mean) = (0.0, 0.0);
+        for n in 0..400 {
+            let p = m.p_purchases(n, 39.0);
+            total += p;
+            mean += f64::from(n) * p;
+        }
+        assert!((total - 1.0).abs() < 1e-6, "{total}");
+        assert!((mean - m.expected_purchases_new(39.0).unwrap()).abs() < 1e-4, "{mean}");
+    }
+}
