@@ -7,7 +7,7 @@
 
 use crate::Error;
 use crate::analytics::fit::{FitInfo, FitOptions, Likelihood, maximise};
-use crate::analytics::special::{digamma, hyp2f1, ln_beta, ln_gamma, log_add_exp};
+use crate::analytics::special::{digamma, hyp2f1, hyp2f1_many, ln_beta, ln_gamma, log_add_exp};
 use crate::analytics::summary::check_rft;
 
 /// Fitted BG/NBD parameters.
@@ -91,54 +91,131 @@ enum Variant {
     Mbg,
 }
 
-struct Problem<'d> {
-    data: Rft<'d>,
+/// Rows grouped: identical (x, tₓ, T) rows become one with the summed
+/// weight, and the terms that depend on x alone are computed once per
+/// distinct x and evaluation.
+pub(crate) struct Grouped {
+    pub(crate) x: Vec<f64>,
+    pub(crate) tx: Vec<f64>,
+    pub(crate) t: Vec<f64>,
+    pub(crate) w: Vec<f64>,
+    /// Index of each row's x in `xs`.
+    pub(crate) xi: Vec<usize>,
+    /// Distinct x values.
+    pub(crate) xs: Vec<f64>,
+    pub(crate) total: f64,
+}
+
+impl Grouped {
+    pub(crate) fn new(data: &Rft<'_>) -> Grouped {
+        let mut rows: std::collections::BTreeMap<(u64, u64, u64), f64> =
+            std::collections::BTreeMap::new();
+        for i in 0..data.x.len() {
+            let key = (data.x[i].to_bits(), data.tx[i].to_bits(), data.t[i].to_bits());
+            *rows.entry(key).or_default() += data.weight(i);
+        }
+        let mut grouped = Grouped {
+            x: Vec::new(),
+            tx: Vec::new(),
+            t: Vec::new(),
+            w: Vec::new(),
+            xi: Vec::new(),
+            xs: Vec::new(),
+            total: data.total(),
+        };
+        for ((x, tx, t), w) in rows {
+            if w == 0.0 {
+                continue;
+            }
+            let x = f64::from_bits(x);
+            let index = match grouped.xs.iter().position(|v| *v == x) {
+                Some(index) => index,
+                None => {
+                    grouped.xs.push(x);
+                    grouped.xs.len() - 1
+                }
+            };
+            grouped.x.push(x);
+            grouped.tx.push(f64::from_bits(tx));
+            grouped.t.push(f64::from_bits(t));
+            grouped.w.push(w);
+            grouped.xi.push(index);
+        }
+        grouped
+    }
+}
+
+struct Problem {
+    rows: Grouped,
     variant: Variant,
 }
 
-/// One customer's log-likelihood and its gradient in (r, α, a, b).
-fn customer_ll(variant: Variant, p: &[f64], x: f64, tx: f64, t: f64) -> (f64, [f64; 4]) {
+/// The part of a customer's log-likelihood that depends on x alone:
+/// `ln Γ(r+x) − ln Γ(r)` plus the Beta term, and its gradient.
+#[derive(Clone, Copy)]
+struct XTerms {
+    value: f64,
+    grad: [f64; 4],
+}
+
+fn x_terms(variant: Variant, p: &[f64], x: f64) -> XTerms {
+    let (r, a, b) = (p[0], p[2], p[3]);
+    let shift = if variant == Variant::Mbg { 1.0 } else { 0.0 };
+    let value = ln_gamma(r + x) - ln_gamma(r) + ln_gamma(a + b) + ln_gamma(b + x + shift)
+        - ln_gamma(b)
+        - ln_gamma(a + b + x + shift);
+    let ab = digamma(a + b);
+    let abx = digamma(a + b + x + shift);
+    XTerms {
+        value,
+        grad: [
+            digamma(r + x) - digamma(r),
+            0.0,
+            ab - abx,
+            ab + digamma(b + x + shift) - digamma(b) - abx,
+        ],
+    }
+}
+
+/// One customer's log-likelihood and its gradient in (r, α, a, b), given
+/// the x-only terms.
+fn customer_ll(
+    variant: Variant,
+    p: &[f64],
+    x: f64,
+    tx: f64,
+    t: f64,
+    xt: XTerms,
+) -> (f64, [f64; 4]) {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-    let d_a1 = [digamma(r + x) - digamma(r) + alpha.ln(), r / alpha, 0.0, 0.0];
+    let ln_alpha = alpha.ln();
+    let base = xt.value + r * ln_alpha;
+    let d_base = [xt.grad[0] + ln_alpha, r / alpha, xt.grad[2], xt.grad[3]];
     let ln_at = (alpha + t).ln();
-    let ln_atx = (alpha + tx).ln();
+    let a3 = -(r + x) * ln_at;
+    let d_a3 = [-ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
+    let mut grad = [0.0; 4];
     match variant {
         Variant::Bg => {
-            let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
-            let d_a2 = [
-                0.0,
-                0.0,
-                digamma(a + b) - digamma(a + b + x),
-                digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x),
-            ];
-            let a3 = -(r + x) * ln_at;
-            let d_a3 = [-ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
-            let (ln_s, w3, w4, d_a4) = if x > 0.0 {
+            if x > 0.0 {
+                let ln_atx = (alpha + tx).ln();
                 let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * ln_atx;
                 let d_a4 = [-ln_atx, -(r + x) / (alpha + tx), 1.0 / a, -1.0 / (b + x - 1.0)];
                 let ln_s = log_add_exp(a3, a4);
-                (ln_s, (a3 - ln_s).exp(), (a4 - ln_s).exp(), d_a4)
+                let (w3, w4) = ((a3 - ln_s).exp(), (a4 - ln_s).exp());
+                for k in 0..4 {
+                    grad[k] = d_base[k] + w3 * d_a3[k] + w4 * d_a4[k];
+                }
+                (base + ln_s, grad)
             } else {
-                (a3, 1.0, 0.0, [0.0; 4])
-            };
-            let mut grad = [0.0; 4];
-            for k in 0..4 {
-                grad[k] = d_a1[k] + d_a2[k] + w3 * d_a3[k] + w4 * d_a4[k];
+                for k in 0..4 {
+                    grad[k] = d_base[k] + d_a3[k];
+                }
+                (base + a3, grad)
             }
-            (a1 + a2 + ln_s, grad)
         }
         Variant::Mbg => {
-            let a2 =
-                ln_gamma(a + b) + ln_gamma(b + x + 1.0) - ln_gamma(b) - ln_gamma(a + b + x + 1.0);
-            let d_a2 = [
-                0.0,
-                0.0,
-                digamma(a + b) - digamma(a + b + x + 1.0),
-                digamma(a + b) + digamma(b + x + 1.0) - digamma(b) - digamma(a + b + x + 1.0),
-            ];
-            let a3 = -(r + x) * ln_at;
-            let d_a3 = [-ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
+            let ln_atx = (alpha + tx).ln();
             let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - ln_atx);
             let d_a4 = [
                 ln_at - ln_atx,
@@ -148,34 +225,37 @@ fn customer_ll(variant: Variant, p: &[f64], x: f64, tx: f64, t: f64) -> (f64, [f
             ];
             let softplus = log_add_exp(a4, 0.0);
             let sigma = (a4 - softplus).exp();
-            let mut grad = [0.0; 4];
             for k in 0..4 {
-                grad[k] = d_a1[k] + d_a2[k] + d_a3[k] + sigma * d_a4[k];
+                grad[k] = d_base[k] + d_a3[k] + sigma * d_a4[k];
             }
-            (a1 + a2 + a3 + softplus, grad)
+            (base + a3 + softplus, grad)
         }
     }
 }
 
-impl Likelihood for Problem<'_> {
+fn one_customer(variant: Variant, p: &[f64], x: f64, tx: f64, t: f64) -> (f64, [f64; 4]) {
+    customer_ll(variant, p, x, tx, t, x_terms(variant, p, x))
+}
+
+impl Likelihood for Problem {
     fn n_params(&self) -> usize {
         4
     }
 
     fn total_weight(&self) -> f64 {
-        self.data.total()
+        self.rows.total
     }
 
     fn ll_and_grad(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {
+        let terms: Vec<XTerms> =
+            self.rows.xs.iter().map(|x| x_terms(self.variant, p, *x)).collect();
+        let rows = &self.rows;
         let mut total = 0.0;
         let mut grad = vec![0.0; 4];
-        for i in 0..self.data.x.len() {
-            let w = self.data.weight(i);
-            if w == 0.0 {
-                continue;
-            }
+        for i in 0..rows.x.len() {
             let (ll, g) =
-                customer_ll(self.variant, p, self.data.x[i], self.data.tx[i], self.data.t[i]);
+                customer_ll(self.variant, p, rows.x[i], rows.tx[i], rows.t[i], terms[rows.xi[i]]);
+            let w = rows.w[i];
             total += w * ll;
             for k in 0..4 {
                 grad[k] += w * g[k];
@@ -193,7 +273,7 @@ fn fit_variant(
     weights: Option<&[f64]>,
     options: &FitOptions,
 ) -> crate::Result<([f64; 4], FitInfo)> {
-    let problem = Problem { data: Rft::new(x, tx, t, weights)?, variant };
+    let problem = Problem { rows: Grouped::new(&Rft::new(x, tx, t, weights)?), variant };
     if x.iter().all(|v| *v == 0.0) {
         return Err(Error::invalid(
             "frequency",
@@ -250,7 +330,7 @@ impl BgNbd {
 
     /// Log-likelihood of one customer's (x, tₓ, T).
     pub fn log_likelihood(&self, x: f64, tx: f64, t: f64) -> f64 {
-        customer_ll(Variant::Bg, &self.params(), x, tx, t).0
+        one_customer(Variant::Bg, &self.params(), x, tx, t).0
     }
 
     /// Probability that a customer with history (x, tₓ, T) is still alive.
@@ -295,6 +375,42 @@ impl BgNbd {
         unconditional(self.r, self.alpha, self.a, self.b, horizon)
     }
 
+    /// [`BgNbd::expected_purchases`] for several horizons at once (ascending
+    /// or not): the hypergeometric series' coefficients do not depend on
+    /// the horizon, so they are computed once.
+    ///
+    /// # Errors
+    ///
+    /// As [`BgNbd::expected_purchases`].
+    pub fn expected_purchases_path(
+        &self,
+        horizons: &[f64],
+        x: f64,
+        tx: f64,
+        t: f64,
+    ) -> crate::Result<Vec<f64>> {
+        let BgNbd { r, alpha, a, b } = *self;
+        let mut zs = Vec::with_capacity(horizons.len());
+        for h in horizons {
+            check_horizon(*h)?;
+            zs.push(h / (alpha + t + h));
+        }
+        let z_max = zs.iter().copied().fold(0.0, f64::max);
+        let f = hyp2f1_many(r + x, b + x, a + b + x - 1.0, &zs)
+            .ok_or_else(|| horizon_error(z_max * (alpha + t) / (1.0 - z_max)))?;
+        let odds = if x > 0.0 {
+            a / (b + x - 1.0) * ((alpha + t) / (alpha + tx)).powf(r + x)
+        } else {
+            0.0
+        };
+        let front = (a + b + x - 1.0) / (a - 1.0) / (1.0 + odds);
+        Ok(horizons
+            .iter()
+            .zip(f)
+            .map(|(h, f)| front * (1.0 - ((alpha + t) / (alpha + t + h)).powf(r + x) * f))
+            .collect())
+    }
+
     /// Probability that a new customer makes exactly `n` purchases in their
     /// first `horizon` periods (FHL 2005, eq. 8).
     pub fn p_purchases(&self, n: u32, horizon: f64) -> f64 {
@@ -332,7 +448,7 @@ impl MbgNbd {
 
     /// Log-likelihood of one customer's (x, tₓ, T).
     pub fn log_likelihood(&self, x: f64, tx: f64, t: f64) -> f64 {
-        customer_ll(Variant::Mbg, &[self.r, self.alpha, self.a, self.b], x, tx, t).0
+        one_customer(Variant::Mbg, &[self.r, self.alpha, self.a, self.b], x, tx, t).0
     }
 
     /// Probability that a customer with history (x, tₓ, T) is alive (in
@@ -386,7 +502,8 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         for variant in [Variant::Bg, Variant::Mbg] {
-            let problem = Problem { data: Rft::new(&X, &TX, &T, None).unwrap(), variant };
+            let problem =
+                Problem { rows: Grouped::new(&Rft::new(&X, &TX, &T, None).unwrap()), variant };
             check_gradient(&problem, &[0.243, 4.414, 0.793, 2.426]);
             check_gradient(&problem, &[1.7, 0.6, 2.1, 0.9]);
         }

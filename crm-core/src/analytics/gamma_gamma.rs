@@ -23,16 +23,32 @@ struct Problem<'d> {
     w: Option<&'d [f64]>,
 }
 
-fn customer_ll(params: &[f64], x: f64, m: f64) -> (f64, [f64; 3]) {
+/// The terms of a customer's log-likelihood that depend on x alone.
+#[derive(Clone, Copy)]
+struct XTerms {
+    value: f64,
+    d_p: f64,
+    d_q: f64,
+}
+
+fn x_terms(params: &[f64], x: f64) -> XTerms {
+    let (p, q) = (params[0], params[1]);
+    let px = p * x;
+    let (dpq, dpx) = (digamma(px + q), digamma(px));
+    XTerms {
+        value: ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + px * x.ln(),
+        d_p: x * (dpq - dpx + x.ln()),
+        d_q: dpq - digamma(q),
+    }
+}
+
+fn customer_ll(params: &[f64], x: f64, m: f64, xt: XTerms) -> (f64, [f64; 3]) {
     let (p, q, g) = (params[0], params[1], params[2]);
     let px = p * x;
-    let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
-        + q * g.ln()
-        + (px - 1.0) * m.ln()
-        + px * x.ln()
-        - (px + q) * (g + m * x).ln();
-    let d_p = x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - (g + m * x).ln());
-    let d_q = digamma(px + q) - digamma(q) + g.ln() - (g + m * x).ln();
+    let ln_gm = (g + m * x).ln();
+    let ll = xt.value + q * g.ln() + (px - 1.0) * m.ln() - (px + q) * ln_gm;
+    let d_p = xt.d_p + x * (m.ln() - ln_gm);
+    let d_q = xt.d_q + g.ln() - ln_gm;
     let d_g = q / g - (px + q) / (g + m * x);
     (ll, [d_p, d_q, d_g])
 }
@@ -47,11 +63,21 @@ impl Likelihood for Problem<'_> {
     }
 
     fn ll_and_grad(&self, params: &[f64]) -> Option<(f64, Vec<f64>)> {
+        let mut cache: Vec<(f64, XTerms)> = Vec::new();
         let mut total = 0.0;
         let mut grad = vec![0.0; 3];
         for i in 0..self.x.len() {
             let w = self.w.map_or(1.0, |w| w[i]);
-            let (ll, g) = customer_ll(params, self.x[i], self.m[i]);
+            let x = self.x[i];
+            let xt = match cache.iter().find(|(v, _)| *v == x) {
+                Some((_, terms)) => *terms,
+                None => {
+                    let terms = x_terms(params, x);
+                    cache.push((x, terms));
+                    terms
+                }
+            };
+            let (ll, g) = customer_ll(params, x, self.m[i], xt);
             total += w * ll;
             for k in 0..3 {
                 grad[k] += w * g[k];
@@ -116,7 +142,8 @@ impl GammaGamma {
 
     /// Log-likelihood of one customer's x repeat transactions of mean value m.
     pub fn log_likelihood(&self, x: f64, m: f64) -> f64 {
-        customer_ll(&[self.p, self.q, self.gamma], x, m).0
+        let params = [self.p, self.q, self.gamma];
+        customer_ll(&params, x, m, x_terms(&params, x)).0
     }
 
     /// Expected mean transaction value of a customer with `x` repeat

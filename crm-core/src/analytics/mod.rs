@@ -38,7 +38,7 @@ mod summary;
 
 pub use crate::analytics::bgbb::BgBb;
 pub use crate::analytics::bgnbd::{BgNbd, MbgNbd};
-pub use crate::analytics::clv::{PurchaseModel, clv};
+pub use crate::analytics::clv::{PurchaseModel, ScoreOptions, Scores, clv, score};
 pub use crate::analytics::fit::{FitInfo, FitOptions};
 pub use crate::analytics::gamma_gamma::GammaGamma;
 pub use crate::analytics::pareto::ParetoNbd;

@@ -8,7 +8,7 @@
 //! other models have analytic gradients).
 
 use crate::Error;
-use crate::analytics::bgnbd::Rft;
+use crate::analytics::bgnbd::{Grouped, Rft};
 use crate::analytics::fit::{FitInfo, FitOptions, Likelihood, maximise};
 use crate::analytics::special::{hyp2f1, ln_gamma, log_add_exp};
 
@@ -52,30 +52,28 @@ fn customer_ll(p: &[f64], x: f64, tx: f64, t: f64) -> Option<f64> {
     ll.is_finite().then_some(ll)
 }
 
-struct Problem<'d> {
-    data: Rft<'d>,
+struct Problem {
+    rows: Grouped,
 }
 
-impl Problem<'_> {
+impl Problem {
     fn ll(&self, p: &[f64]) -> Option<f64> {
+        let rows = &self.rows;
         let mut total = 0.0;
-        for i in 0..self.data.x.len() {
-            let w = self.data.weight(i);
-            if w != 0.0 {
-                total += w * customer_ll(p, self.data.x[i], self.data.tx[i], self.data.t[i])?;
-            }
+        for i in 0..rows.x.len() {
+            total += rows.w[i] * customer_ll(p, rows.x[i], rows.tx[i], rows.t[i])?;
         }
         Some(total)
     }
 }
 
-impl Likelihood for Problem<'_> {
+impl Likelihood for Problem {
     fn n_params(&self) -> usize {
         4
     }
 
     fn total_weight(&self) -> f64 {
-        self.data.total()
+        self.rows.total
     }
 
     fn ll_and_grad(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {
@@ -111,7 +109,7 @@ impl ParetoNbd {
         weights: Option<&[f64]>,
         options: &FitOptions,
     ) -> crate::Result<(ParetoNbd, FitInfo)> {
-        let problem = Problem { data: Rft::new(frequency, recency, t, weights)? };
+        let problem = Problem { rows: Grouped::new(&Rft::new(frequency, recency, t, weights)?) };
         let (p, info) = maximise(&problem, &[1.0, 1.0, 1.0, 1.0], options)?;
         Ok((ParetoNbd { r: p[0], alpha: p[1], s: p[2], beta: p[3] }, info))
     }

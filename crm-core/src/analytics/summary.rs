@@ -92,7 +92,7 @@ impl Summary {
 ///
 /// Customers whose first purchase falls after `calibration_end` are left
 /// out (they were not customers yet). `observation_end` defaults to the
-/// calibration end (no holdout).
+/// last transaction day (or the calibration end, if later).
 ///
 /// # Errors
 ///
@@ -115,7 +115,8 @@ pub fn summarize(
     if n == 0 {
         return Err(Error::invalid("transactions", "no transactions"));
     }
-    let observation_end = observation_end.unwrap_or(calibration_end);
+    let last_day = transactions.day.iter().max().copied().unwrap_or(calibration_end);
+    let observation_end = observation_end.unwrap_or(last_day.max(calibration_end));
     if observation_end < calibration_end {
         return Err(Error::invalid(
             "observation_end",

@@ -1,0 +1,119 @@
+//! Fit time of each model on the CDNOW sample (and BG/BB on the donations
+//! panel), and scoring of N synthetic customers (P(alive), expected
+//! purchases in 39 weeks, CLV over 12 months) — in release mode.
+//!
+//! `CRM_BENCH_RUNS` (default 5) fits per model (the minimum is reported);
+//! `CRM_BENCH_CUSTOMERS` (default 1 000 000) customers to score. With
+//! `--json` the figures are printed as one JSON object, which
+//! `benches/lifetimes/compare.sh` puts beside Python `lifetimes`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use crm_core::analytics::{
+    BgBb, BgNbd, FitOptions, GammaGamma, MbgNbd, ParetoNbd, ScoreOptions, TimeUnit, Transactions,
+    summarize,
+};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crm-core/tests/data").join(name)
+}
+
+fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, f64) {
+    let mut best = f64::INFINITY;
+    let mut out = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let value = f();
+        best = best.min(started.elapsed().as_secs_f64());
+        out = Some(value);
+    }
+    (out.unwrap(), best)
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let json = std::env::args().any(|a| a == "--json") || std::env::var("CRM_BENCH_JSON").is_ok();
+    let runs = env_usize("CRM_BENCH_RUNS", 5).max(1);
+    let n = env_usize("CRM_BENCH_CUSTOMERS", 1_000_000);
+    // The published summary file: the same input lifetimes reads.
+    let text = std::fs::read_to_string(data("cdnow/cdnow_customers_summary.csv")).unwrap();
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    let x: Vec<f64> = rows.iter().map(|r| r[1]).collect();
+    let tx: Vec<f64> = rows.iter().map(|r| r[2]).collect();
+    let t: Vec<f64> = rows.iter().map(|r| r[3]).collect();
+    let mut log = Transactions::default();
+    for line in std::fs::read_to_string(data("cdnow/CDNOW_sample.txt")).unwrap().lines() {
+        let c: Vec<&str> = line.split_whitespace().collect();
+        log.push(
+            c[1].parse().unwrap(),
+            NaiveDate::parse_from_str(c[2], "%Y%m%d").unwrap(),
+            c[4].parse().unwrap(),
+        );
+    }
+    let calibration = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
+    let spend = summarize(&log, TimeUnit::Week, calibration, None).unwrap();
+    let donations = std::fs::read_to_string(data("donations/donations.csv")).unwrap();
+    let d: Vec<Vec<f64>> = donations
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    let col = |k: usize| d.iter().map(|r| r[k]).collect::<Vec<f64>>();
+    let (dx, dtx, dn, dw) = (col(0), col(1), col(2), col(3));
+    let o = FitOptions::default();
+
+    let ((bg, bg_info), bg_s) = best(runs, || BgNbd::fit(&x, &tx, &t, None, &o).unwrap());
+    if std::env::var("CRM_BENCH_DEBUG").is_ok() {
+        eprintln!("{bg_info:?}");
+    }
+    let ((mbg, _), mbg_s) = best(runs, || MbgNbd::fit(&x, &tx, &t, None, &o).unwrap());
+    let ((pareto, _), pareto_s) = best(runs, || ParetoNbd::fit(&x, &tx, &t, None, &o).unwrap());
+    let ((bgbb, _), bgbb_s) = best(runs, || BgBb::fit(&dx, &dtx, &dn, Some(&dw), &o).unwrap());
+    let ((gg, _), gg_s) =
+        best(runs, || GammaGamma::fit(&spend.frequency, &spend.monetary, None, &o).unwrap());
+
+    // Scoring N synthetic customers drawn around the CDNOW histories.
+    let mut rng = fastrand::Rng::with_seed(7);
+    let cx: Vec<f64> = (0..n).map(|_| f64::from(rng.u32(0..15))).collect();
+    let ct: Vec<f64> = (0..n).map(|_| 30.0 + rng.f64() * 9.0).collect();
+    let ctx: Vec<f64> =
+        cx.iter().zip(&ct).map(|(x, t)| if *x > 0.0 { rng.f64() * t } else { 0.0 }).collect();
+    let cm: Vec<f64> = (0..n).map(|_| 10.0 + rng.f64() * 60.0).collect();
+    let started = Instant::now();
+    let scores =
+        crm_core::analytics::score(&bg, Some(&gg), (&cx, &ctx, &ct, &cm), &ScoreOptions::default())
+            .unwrap();
+    let score_s = started.elapsed().as_secs_f64();
+    std::hint::black_box(scores.clv.iter().sum::<f64>());
+    let _ = (mbg, pareto, bgbb);
+    if json {
+        println!(
+            "{{\"bg-nbd\": {bg_s}, \"mbg-nbd\": {mbg_s}, \"pareto-nbd\": {pareto_s}, \"bg-bb\": {bgbb_s}, \"gamma-gamma\": {gg_s}, \"score_customers\": {n}, \"score_seconds\": {score_s}}}"
+        );
+    } else {
+        println!("model fits (min of {runs} runs):");
+        for (name, s) in [
+            ("BG/NBD", bg_s),
+            ("MBG/NBD", mbg_s),
+            ("Pareto/NBD", pareto_s),
+            ("BG/BB", bgbb_s),
+            ("Gamma-Gamma", gg_s),
+        ] {
+            println!("  {name:<12} {:>9.3} ms", s * 1e3);
+        }
+        println!("scoring {n} customers (P(alive), E[X(39)], 12-month CLV): {score_s:.3} s");
+    }
+}
+
+#[allow(dead_code)]
+fn probe() {}
