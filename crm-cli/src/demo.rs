@@ -13,6 +13,7 @@ use crm_core::{
 
 use crate::{CliResult, Failure};
 
+mod cdnow;
 mod sales;
 
 const SURNAMES: &[&str] = &[

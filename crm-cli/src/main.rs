@@ -25,6 +25,7 @@ macro_rules! say_part {
     }};
 }
 
+mod analytics;
 mod demo;
 mod report;
 mod setup;
@@ -217,6 +218,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fit a customer-base model by maximum likelihood and print its parameters.
+    Fit {
+        /// The model.
+        model: analytics::Model,
+        /// A transaction log (CSV with a header); without it, the orders in --db.
+        #[arg(long, value_name = "FILE.csv")]
+        transactions: Option<PathBuf>,
+        /// A per-customer summary (CSV: frequency, recency, T or periods, [monetary], [weights]).
+        #[arg(long, value_name = "FILE.csv", conflicts_with = "transactions")]
+        summary: Option<PathBuf>,
+        /// Customer column of the transaction log.
+        #[arg(long, default_value = "customer")]
+        customer_col: String,
+        /// Date column of the transaction log (YYYY-MM-DD or YYYYMMDD).
+        #[arg(long, default_value = "date")]
+        date_col: String,
+        /// Amount column of the transaction log (needed for gamma-gamma).
+        #[arg(long)]
+        amount_col: Option<String>,
+        /// Time unit of recency and T: week (days / 7) or day.
+        #[arg(long, default_value = "week")]
+        period: String,
+        /// Last day of the calibration period; later transactions are not fitted.
+        #[arg(long, value_name = "DATE")]
+        calibration_end: Option<String>,
+        /// Last day of the observation period (default: the last transaction).
+        #[arg(long, value_name = "DATE")]
+        observation_end: Option<String>,
+        /// L2 penalty on the parameters (as in Python lifetimes).
+        #[arg(long, default_value_t = 0.0)]
+        penalizer: f64,
+        /// Currency of amounts when fitting on the database's orders.
+        #[arg(long)]
+        currency: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Build a demo database with a realistic generated data set and tour it.
     Demo {
         /// Number of person customers to generate.
@@ -287,6 +326,10 @@ pub(crate) enum ReportKind {
     Sla,
     /// Salesperson KPIs.
     Kpi,
+    /// RFM segment sizes of the customers with orders.
+    Rfm,
+    /// Top customers by 12-month CLV (BG/NBD + Gamma-Gamma fitted on the orders).
+    Clv,
 }
 
 impl From<Kind> for ImportKind {
@@ -369,6 +412,37 @@ fn run(cli: Cli) -> CliResult {
     if let Command::Demo { people, seed } = cli.command {
         return demo::run(cli.db.as_deref(), people, seed);
     }
+    if let Command::Fit {
+        model,
+        transactions,
+        summary,
+        customer_col,
+        date_col,
+        amount_col,
+        period,
+        calibration_end,
+        observation_end,
+        penalizer,
+        currency,
+        json,
+    } = cli.command
+    {
+        let args = analytics::FitArgs {
+            model,
+            transactions,
+            summary,
+            customer_col,
+            date_col,
+            amount_col,
+            period,
+            calibration_end,
+            observation_end,
+            penalizer,
+            currency,
+            json,
+        };
+        return analytics::fit(cli.db.as_deref(), &args);
+    }
     let Some(db) = cli.db else {
         return Err(Failure::usage("no database given: pass --db PATH (or set CRM_DB)"));
     };
@@ -385,7 +459,7 @@ fn run(cli: Cli) -> CliResult {
     }
     let crm = open_existing(&db)?;
     match cli.command {
-        Command::Init | Command::Demo { .. } => Ok(()),
+        Command::Init | Command::Demo { .. } | Command::Fit { .. } => Ok(()),
         Command::Import { kind, file, skip_invalid, errors, column_map, country, batch_size } => {
             let mut options = ImportOptions::default().batch_size(batch_size);
             if skip_invalid {
@@ -480,7 +554,7 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
-fn open_existing(db: &Path) -> CliResult<Crm> {
+pub(crate) fn open_existing(db: &Path) -> CliResult<Crm> {
     Crm::builder().actor("cli").must_exist().open(db).map_err(|error| {
         let hint = if matches!(error, Error::NotFound { .. }) {
             format!("create it with: crm --db {} init", db.display())

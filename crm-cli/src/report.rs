@@ -65,6 +65,18 @@ pub(crate) fn run(crm: &Crm, report: ReportKind, options: &Options) -> CliResult
         ReportKind::Forecast => forecast(crm, options),
         ReportKind::Sla => sla(crm, options),
         ReportKind::Kpi => kpi(crm, options),
+        ReportKind::Rfm => crate::analytics::report_rfm(
+            crm,
+            options.currency.unwrap_or(Currency::CNY),
+            options.lang,
+            options.json,
+        ),
+        ReportKind::Clv => crate::analytics::report_clv(
+            crm,
+            options.currency.unwrap_or(Currency::CNY),
+            20,
+            options.json,
+        ),
     }
 }
 

@@ -320,7 +320,7 @@ fn demo_database_answers_every_report() {
     let out = ok(&["--db", &db, "demo", "--people", "300"]);
     assert!(out.contains("销售漏斗 b2b"), "{out}");
     assert!(out.contains("Service levels"), "{out}");
-    for report in ["pipeline", "forecast", "sla"] {
+    for report in ["pipeline", "forecast", "sla", "rfm", "clv"] {
         let out = ok(&["--db", &db, "report", report, "--period", "2026", "--json"]);
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
     }
@@ -426,4 +426,45 @@ fn setup_rates_opportunities_and_cases_from_the_command_line() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["report"]["rows"][0]["priority"], "high");
     assert_eq!(report["report"]["rows"][0]["cases"], 1);
+}
+
+/// `crm fit` on the CDNOW log prints the published BG/NBD parameters.
+#[test]
+fn fit_bg_nbd_on_the_cdnow_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crm-core/tests/data/cdnow/CDNOW_sample.txt");
+    let mut csv = String::from("customer,date,amount\n");
+    for line in std::fs::read_to_string(source).unwrap().lines() {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        csv.push_str(&format!("{},{},{}\n", cells[1], cells[2], cells[4]));
+    }
+    let path = dir.path().join("cdnow.csv");
+    std::fs::write(&path, csv).unwrap();
+    let file = path.to_str().unwrap();
+    let args = [
+        "fit",
+        "bg-nbd",
+        "--transactions",
+        file,
+        "--calibration-end",
+        "1997-09-30",
+        "--observation-end",
+        "1998-06-30",
+        "--json",
+    ];
+    let out: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    assert_eq!(out["model"], "bg-nbd");
+    assert_eq!(out["converged"], true);
+    let r = out["params"]["r"].as_f64().unwrap();
+    let alpha = out["params"]["alpha"].as_f64().unwrap();
+    assert_eq!(((r * 1000.0).round(), (alpha * 1000.0).round()), (243.0, 4414.0));
+    assert_eq!((out["log_likelihood"].as_f64().unwrap() * 10.0).round() / 10.0, -9582.4);
+    // Gamma-Gamma needs amounts; without them the error says so.
+    let output =
+        crm(&["fit", "gamma-gamma", "--transactions", file, "--calibration-end", "1997-09-30"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = crm(&["fit", "bg-nbd", "--transactions", file, "--date-col", "day"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("no column `day`"), "{}", text(&output).1);
 }

@@ -583,6 +583,7 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
     };
     say!("10. crm report sla (cases of the last 60 days)");
     crate::report::sla(crm, &options)?;
+    super::cdnow::tour()?;
     let last = crm.read(|tx| tx.last_event_seq())?;
     say!();
     let db = path.display();
@@ -595,6 +596,7 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
         now.year()
     );
     say!("  cargo run -p crm-cli -- --db {db} report kpi --period {} --currency CNY", now.year());
+    say!("  cargo run -p crm-cli -- --db {db} report clv --currency CNY");
     say!("  cargo run -p crm-cli -- --db {db} events --since {}", (last - 5).max(0));
     Ok(())
 }

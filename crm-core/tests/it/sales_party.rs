@@ -140,3 +140,39 @@ fn export_holds_sales_rows_and_erase_scrubs_their_text_but_keeps_the_money() {
         );
     }
 }
+
+#[test]
+fn orders_become_the_purchase_log_and_summary_analytics_reads() {
+    let (crm, seller, _) = setup();
+    let a = customer_with_everything(&crm, "甲", seller);
+    let b = crm.write(|tx| Ok(tx.create_party(NewParty::person("乙"))?.id)).unwrap();
+    crm.write(|tx| {
+        for (day, qty) in [(10, 1), (20, 2), (20, 1)] {
+            let at = Utc.with_ymd_and_hms(2026, 2, day, 8, 0, 0).unwrap();
+            tx.create_order(
+                NewOrder::new(b, Currency::CNY, at).confirmed().with_line(NewLine::new("AC", qty)),
+            )?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let (parties, log) = crm.read(|tx| tx.purchase_log(Currency::CNY)).unwrap();
+    assert_eq!(log.customer.len(), 4);
+    let (ids, summary) = crm
+        .read(|tx| {
+            tx.customer_summary(
+                Currency::CNY,
+                crm_core::analytics::TimeUnit::Day,
+                NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+                None,
+            )
+        })
+        .unwrap();
+    let i = ids.iter().position(|p| *p == b).unwrap();
+    // Two orders on the 20th are one transaction: one repeat, 10 days after the first, of ¥9,000.
+    assert_eq!(
+        (summary.frequency[i], summary.recency[i], summary.t[i], summary.monetary[i]),
+        (1.0, 10.0, 18.0, 9000.0)
+    );
+    assert!(parties.contains(&a));
+}

@@ -1,0 +1,396 @@
+//! `crm fit` and the analytics reports (`crm report rfm|clv`).
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use clap::ValueEnum;
+use crm_core::analytics::{
+    BgBb, BgNbd, FitInfo, FitOptions, GammaGamma, MbgNbd, ParetoNbd, RfmSegment, ScoreOptions,
+    Summary, TimeUnit, Transactions, rfm, score, summarize,
+};
+use crm_core::{Crm, Currency, Lang};
+use serde_json::{Value, json};
+
+use crate::show::{pad, pad_left, thousands};
+use crate::{CliResult, Failure};
+
+/// The models `crm fit` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Model {
+    /// BG/NBD (Fader, Hardie & Lee 2005).
+    BgNbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
+    ParetoNbd,
+    /// MBG/NBD (Batislam et al. 2007).
+    MbgNbd,
+    /// BG/BB for discrete opportunities (Fader, Hardie & Shang 2010).
+    BgBb,
+    /// Gamma-Gamma spend (Fader, Hardie & Lee 2005).
+    GammaGamma,
+}
+
+impl Model {
+    fn code(self) -> &'static str {
+        match self {
+            Model::BgNbd => "bg-nbd",
+            Model::ParetoNbd => "pareto-nbd",
+            Model::MbgNbd => "mbg-nbd",
+            Model::BgBb => "bg-bb",
+            Model::GammaGamma => "gamma-gamma",
+        }
+    }
+}
+
+/// Where `crm fit` reads from and how.
+pub(crate) struct FitArgs {
+    pub(crate) model: Model,
+    pub(crate) transactions: Option<PathBuf>,
+    pub(crate) summary: Option<PathBuf>,
+    pub(crate) customer_col: String,
+    pub(crate) date_col: String,
+    pub(crate) amount_col: Option<String>,
+    pub(crate) period: String,
+    pub(crate) calibration_end: Option<String>,
+    pub(crate) observation_end: Option<String>,
+    pub(crate) penalizer: f64,
+    pub(crate) currency: Option<String>,
+    pub(crate) json: bool,
+}
+
+fn parse_day(text: &str, what: &str) -> CliResult<NaiveDate> {
+    let text = text.trim();
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"))
+        .map_err(|_| {
+            Failure::usage(format!("{what} `{text}` is not a date (YYYY-MM-DD or YYYYMMDD)"))
+        })
+}
+
+fn unit(period: &str) -> CliResult<TimeUnit> {
+    match period {
+        "week" => Ok(TimeUnit::Week),
+        "day" => Ok(TimeUnit::Day),
+        other => Err(Failure::usage(format!("--period `{other}`: use week or day"))),
+    }
+}
+
+/// Reads a transaction log from a CSV file with a header.
+fn read_transactions(path: &Path, args: &FitArgs) -> CliResult<Transactions> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    let header =
+        reader.headers().map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?.clone();
+    let column = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: no column `{name}` (columns: {})",
+                path.display(),
+                header.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    };
+    let customer = column(&args.customer_col)?;
+    let date = column(&args.date_col)?;
+    let amount = args.amount_col.as_deref().map(column).transpose()?;
+    let mut keys: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut log = Transactions::default();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record =
+            record.map_err(|e| Failure::usage(format!("{} line {line}: {e}", path.display())))?;
+        let key = record.get(customer).unwrap_or_default().to_owned();
+        let next = keys.len() as u64;
+        let id = *keys.entry(key).or_insert(next);
+        let day = parse_day(
+            record.get(date).unwrap_or_default(),
+            &format!("line {line}, column {}", args.date_col),
+        )?;
+        let value = match amount {
+            None => 0.0,
+            Some(k) => {
+                let text = record.get(k).unwrap_or_default();
+                text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "line {line}, column {}: `{text}` is not a number",
+                        args.amount_col.as_deref().unwrap_or("")
+                    ))
+                })?
+            }
+        };
+        log.push(id, day, value);
+    }
+    Ok(log)
+}
+
+/// A summary file: `frequency`, `recency`, `T` (or `periods` for BG/BB),
+/// optional `monetary` and `weights`.
+struct SummaryFile {
+    columns: std::collections::BTreeMap<String, Vec<f64>>,
+}
+
+impl SummaryFile {
+    fn read(path: &Path) -> CliResult<SummaryFile> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let mut columns: std::collections::BTreeMap<String, Vec<f64>> =
+            header.iter().map(|h| (h.clone(), Vec::new())).collect();
+        for (index, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+            for (name, cell) in header.iter().zip(record.iter()) {
+                let value = cell.parse::<f64>().map_err(|_| {
+                    Failure::usage(format!(
+                        "{} line {}, column {name}: `{cell}` is not a number",
+                        path.display(),
+                        index + 2
+                    ))
+                })?;
+                if let Some(column) = columns.get_mut(name) {
+                    column.push(value);
+                }
+            }
+        }
+        Ok(SummaryFile { columns })
+    }
+
+    fn get(&self, name: &str) -> CliResult<&[f64]> {
+        self.columns.get(name).map(Vec::as_slice).ok_or_else(|| {
+            Failure::usage(format!(
+                "the summary file has no column `{name}` (columns: {})",
+                self.columns.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+}
+
+fn info_json(info: &FitInfo) -> Value {
+    json!({
+        "log_likelihood": info.log_likelihood,
+        "customers": info.customers,
+        "converged": info.converged,
+        "iterations": info.iterations,
+        "gradient_norm": info.gradient_norm,
+        "stopped": info.stopped,
+    })
+}
+
+/// Fits a model and returns `(params as JSON, info)`.
+fn fit_columns(
+    model: Model,
+    columns: &Columns<'_>,
+    options: &FitOptions,
+) -> CliResult<(Value, FitInfo)> {
+    let Columns { x, tx, t, m, w } = *columns;
+    Ok(match model {
+        Model::BgNbd => {
+            let (p, info) = BgNbd::fit(x, tx, t, w, options)?;
+            (json!({ "r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b }), info)
+        }
+        Model::MbgNbd => {
+            let (p, info) = MbgNbd::fit(x, tx, t, w, options)?;
+            (json!({ "r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b }), info)
+        }
+        Model::ParetoNbd => {
+            let (p, info) = ParetoNbd::fit(x, tx, t, w, options)?;
+            (json!({ "r": p.r, "alpha": p.alpha, "s": p.s, "beta": p.beta }), info)
+        }
+        Model::BgBb => {
+            let (p, info) = BgBb::fit(x, tx, t, w, options)?;
+            (json!({ "alpha": p.alpha, "beta": p.beta, "gamma": p.gamma, "delta": p.delta }), info)
+        }
+        Model::GammaGamma => {
+            let m = m.ok_or_else(|| {
+                Failure::usage(
+                    "the spend model needs amounts (--amount-col, or a `monetary` column)",
+                )
+            })?;
+            let (p, info) = GammaGamma::fit(x, m, w, options)?;
+            (json!({ "p": p.p, "q": p.q, "gamma": p.gamma }), info)
+        }
+    })
+}
+
+#[derive(Clone, Copy)]
+struct Columns<'c> {
+    x: &'c [f64],
+    tx: &'c [f64],
+    t: &'c [f64],
+    m: Option<&'c [f64]>,
+    w: Option<&'c [f64]>,
+}
+
+pub(crate) fn fit(db: Option<&Path>, args: &FitArgs) -> CliResult {
+    let options = FitOptions::default().penalizer(args.penalizer);
+    let unit = unit(&args.period)?;
+    let summary: Summary;
+    let file: SummaryFile;
+    let columns = if let Some(path) = &args.summary {
+        file = SummaryFile::read(path)?;
+        let t = if args.model == Model::BgBb { file.get("periods")? } else { file.get("T")? };
+        Columns {
+            x: file.get("frequency")?,
+            tx: file.get("recency")?,
+            t,
+            m: file.get("monetary").ok(),
+            w: file.get("weights").ok(),
+        }
+    } else {
+        let log = match (&args.transactions, db) {
+            (Some(path), _) => read_transactions(path, args)?,
+            (None, Some(db)) => {
+                let currency = Currency::new(args.currency.as_deref().unwrap_or("CNY"))?;
+                let crm = crate::open_existing(db)?;
+                crm.read(|tx| tx.purchase_log(currency))?.1
+            }
+            (None, None) => {
+                return Err(Failure::usage(
+                    "give --transactions FILE, --summary FILE, or --db PATH to fit on its orders",
+                ));
+            }
+        };
+        let last = log.day.iter().max().copied();
+        let calibration_end = match &args.calibration_end {
+            Some(text) => parse_day(text, "--calibration-end")?,
+            None => last.ok_or_else(|| Failure::usage("no transactions"))?,
+        };
+        let observation_end = args
+            .observation_end
+            .as_deref()
+            .map(|t| parse_day(t, "--observation-end"))
+            .transpose()?;
+        summary = summarize(&log, unit, calibration_end, observation_end)?;
+        if args.model == Model::BgBb {
+            return Err(Failure::usage(
+                "BG/BB is fitted on discrete opportunities: give --summary FILE with frequency, recency, periods",
+            ));
+        }
+        Columns {
+            x: &summary.frequency,
+            tx: &summary.recency,
+            t: &summary.t,
+            m: Some(&summary.monetary),
+            w: None,
+        }
+    };
+    let (params, info) = fit_columns(args.model, &columns, &options)?;
+    let mut out = json!({ "model": args.model.code(), "params": params });
+    if let (Some(object), Value::Object(extra)) = (out.as_object_mut(), info_json(&info)) {
+        object.extend(extra);
+    }
+    if args.json {
+        say!("{out}");
+        return Ok(());
+    }
+    say!(
+        "{} on {} customers: log-likelihood {:.4}, {}",
+        args.model.code(),
+        info.customers,
+        info.log_likelihood,
+        if info.converged { "converged" } else { "NOT converged (the last iterate is shown)" }
+    );
+    if let Some(params) = out["params"].as_object() {
+        for (name, value) in params {
+            say!("  {name:<6} {:.6}", value.as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    if !info.converged {
+        return Err(Failure::usage(format!(
+            "the fit did not converge (gradient {:.2e}, {})",
+            info.gradient_norm, info.stopped
+        )));
+    }
+    Ok(())
+}
+
+/// `crm report rfm`: segment sizes (and the scores as JSON).
+pub(crate) fn report_rfm(crm: &Crm, currency: Currency, lang: Lang, json_out: bool) -> CliResult {
+    let now = crm.now().date_naive();
+    let (parties, summary) =
+        crm.read(|tx| tx.customer_summary(currency, TimeUnit::Day, now, None))?;
+    let since_last: Vec<f64> = summary.t.iter().zip(&summary.recency).map(|(t, r)| t - r).collect();
+    let purchases: Vec<f64> = summary.frequency.iter().map(|f| f + 1.0).collect();
+    let scores = rfm(&since_last, &purchases, &summary.monetary)?;
+    if json_out {
+        let rows: Vec<Value> = parties
+            .iter()
+            .zip(&scores)
+            .map(|(p, s)| json!({ "party_id": p, "r": s.r, "f": s.f, "m": s.m, "segment": s.segment }))
+            .collect();
+        say!("{}", Value::Array(rows));
+        return Ok(());
+    }
+    say!("RFM ({} customers with orders, {currency})", scores.len());
+    for segment in RfmSegment::ALL {
+        let n = scores.iter().filter(|s| s.segment == *segment).count();
+        if n > 0 {
+            say!(
+                "  {} {:>6}  {:>5.1} %",
+                pad(segment.label(lang), 22),
+                n,
+                100.0 * n as f64 / scores.len() as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `crm report clv`: BG/NBD + Gamma-Gamma on the database's orders, top
+/// customers by CLV over 12 months.
+pub(crate) fn report_clv(crm: &Crm, currency: Currency, top: usize, json_out: bool) -> CliResult {
+    let now = crm.now().date_naive();
+    let (parties, s) = crm.read(|tx| tx.customer_summary(currency, TimeUnit::Week, now, None))?;
+    let options = FitOptions::default();
+    let (model, info) = BgNbd::fit(&s.frequency, &s.recency, &s.t, None, &options)?;
+    let spend = GammaGamma::fit(&s.frequency, &s.monetary, None, &options).ok();
+    let scores = score(
+        &model,
+        spend.as_ref().map(|(g, _)| g),
+        (&s.frequency, &s.recency, &s.t, &s.monetary),
+        &ScoreOptions::default(),
+    )?;
+    let mut order: Vec<usize> = (0..parties.len()).collect();
+    order.sort_by(|a, b| scores.clv[*b].total_cmp(&scores.clv[*a]));
+    if json_out {
+        let rows: Vec<Value> = order
+            .iter()
+            .take(top)
+            .map(|i| json!({ "party_id": parties[*i], "p_alive": scores.p_alive[*i], "expected_purchases": scores.expected_purchases[*i], "expected_spend": scores.expected_spend[*i], "clv": scores.clv[*i] }))
+            .collect();
+        say!(
+            "{}",
+            json!({ "model": { "r": model.r, "alpha": model.alpha, "a": model.a, "b": model.b }, "log_likelihood": info.log_likelihood, "top": rows })
+        );
+        return Ok(());
+    }
+    say!(
+        "CLV over 12 months in {currency} (BG/NBD r={:.3} α={:.3} a={:.3} b={:.3}{})",
+        model.r,
+        model.alpha,
+        model.a,
+        model.b,
+        spend.as_ref().map_or(String::new(), |(g, _)| format!(
+            "; Gamma-Gamma p={:.2} q={:.2} γ={:.2}",
+            g.p, g.q, g.gamma
+        ))
+    );
+    for i in order.iter().take(top) {
+        let name = crm.read(|tx| Ok(tx.get_party(parties[*i])?.name))?;
+        say!(
+            "  {} P(alive) {:>5.1} %  next 39 wk {:>5.2}  CLV {}",
+            pad(&name, 24),
+            scores.p_alive[*i] * 100.0,
+            scores.expected_purchases[*i],
+            pad_left(&thousands(&format!("{:.2}", scores.clv[*i])), 12)
+        );
+    }
+    Ok(())
+}
