@@ -394,3 +394,127 @@ pub(crate) fn report_clv(crm: &Crm, currency: Currency, top: usize, json_out: bo
     }
     Ok(())
 }
+
+/// `crm report profit`: concentration of margin over customers, and what a
+/// 5 % cut in churn is worth.
+pub(crate) fn report_profit(
+    crm: &Crm,
+    period: &crm_core::Period,
+    currency: Currency,
+    json_out: bool,
+) -> CliResult {
+    let margins: Vec<f64> = crm
+        .read(|tx| tx.profit_by_party(Some(period), Some(currency)))?
+        .iter()
+        .map(|p| p.profit.margin().minor() as f64 / currency.minor_per_major() as f64)
+        .collect();
+    let concentration = crm_core::analytics::concentration(&margins)?;
+    let now = crm.now().date_naive();
+    let uplift = crm
+        .read(|tx| tx.customer_summary(currency, TimeUnit::Week, now, None))
+        .ok()
+        .and_then(|(_, s)| {
+            let options = FitOptions::default();
+            let (model, _) = BgNbd::fit(&s.frequency, &s.recency, &s.t, None, &options).ok()?;
+            let spend =
+                GammaGamma::fit(&s.frequency, &s.monetary, None, &options).ok().map(|(g, _)| g);
+            crm_core::analytics::retention_uplift(
+                &model,
+                spend.as_ref(),
+                (&s.frequency, &s.recency, &s.t, &s.monetary),
+                &ScoreOptions::default(),
+                0.05,
+            )
+            .ok()
+        });
+    if json_out {
+        say!(
+            "{}",
+            json!({ "period": period.label, "currency": currency, "concentration": concentration, "retention_uplift_5pct": uplift })
+        );
+        return Ok(());
+    }
+    say!(
+        "Profitability {} ({currency}): {} customers, margin {}",
+        period,
+        concentration.customers,
+        thousands(&format!("{:.2}", concentration.total))
+    );
+    say!(
+        "  {:.1} % of customers make 80 % of the margin",
+        concentration.share_for_80_percent * 100.0
+    );
+    say!(
+        "  {:.1} % of customers lose money ({} in all)",
+        concentration.unprofitable_share * 100.0,
+        thousands(&format!("{:.2}", concentration.unprofitable_total))
+    );
+    if let Some(u) = uplift {
+        say!(
+            "  a 5 % cut in churn adds {} of 12-month CLV ({:+.1} %)",
+            thousands(&format!("{:.2}", u.uplift)),
+            u.uplift_share * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// `crm report churn`: why the customers who churned in the period left.
+pub(crate) fn report_churn(
+    crm: &Crm,
+    period: &crm_core::Period,
+    lang: Lang,
+    json_out: bool,
+) -> CliResult {
+    let causes = crm.read(|tx| tx.churn_causes(period, tx.now()))?;
+    if json_out {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&causes).map_err(|e| Failure::usage(e.to_string()))?
+        );
+        return Ok(());
+    }
+    say!("Churn causes {period}: {} customers churned", causes.churned);
+    let share =
+        |n: u64| if causes.churned == 0 { 0.0 } else { 100.0 * n as f64 / causes.churned as f64 };
+    for (label, n) in [
+        ("service", causes.service),
+        ("product", causes.product),
+        ("commercial (price, competition)", causes.commercial),
+        ("other stated reasons", causes.other),
+        ("unexplained", causes.unexplained),
+    ] {
+        say!("  {} {n:>6}  {:>5.1} %", pad(label, 32), share(n));
+    }
+    say!(
+        "  with an SLA breach: {} ({:.1} %)",
+        causes.with_sla_breach,
+        share(causes.with_sla_breach)
+    );
+    let named: Vec<String> = causes
+        .churn_reasons
+        .iter()
+        .map(|(code, n)| {
+            let label = crm_core::ChurnReason::from_code(code)
+                .map_or(code.clone(), |r| r.label(lang).to_owned());
+            format!("{label} {n}")
+        })
+        .collect();
+    if !named.is_empty() {
+        say!("  churn reasons on cases: {}", named.join(" · "));
+    }
+    Ok(())
+}
+
+/// `crm lifecycle`: assign stages from behaviour.
+pub(crate) fn assign_stages(crm: &Crm, currency: Currency, today: NaiveDate) -> CliResult {
+    let rules = crm_core::analytics::LifecycleRules::default();
+    let outcome = crm.write(|tx| tx.assign_lifecycle_stages(today, &rules, currency))?;
+    say!("{} parties looked at, {} stages changed", outcome.parties, outcome.changed);
+    for (stage, n) in &outcome.by_stage {
+        let label = crm_core::LifecycleStage::from_code(stage)
+            .map_or(stage.clone(), |s| s.label(Lang::En).to_owned());
+        say!("  {} {n}", pad(&label, 12));
+    }
+    Ok(())
+}

@@ -218,6 +218,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Set every customer's lifecycle stage from their orders (new, growing, stable,
+    /// declining, churned, won back; prospects without orders).
+    Lifecycle {
+        /// Currency revenue is compared in.
+        #[arg(long, default_value = "CNY")]
+        currency: String,
+        /// The day to judge from (default: today).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+    },
     /// Fit a customer-base model by maximum likelihood and print its parameters.
     Fit {
         /// The model.
@@ -330,6 +340,10 @@ pub(crate) enum ReportKind {
     Rfm,
     /// Top customers by 12-month CLV (BG/NBD + Gamma-Gamma fitted on the orders).
     Clv,
+    /// Concentration of margin over customers, and the value of a 5 % cut in churn.
+    Profit,
+    /// Why the customers who churned in the period left.
+    Churn,
 }
 
 impl From<Kind> for ImportKind {
@@ -478,6 +492,17 @@ fn run(cli: Cli) -> CliResult {
         }
         Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
         Command::Setup { file } => setup::run(&crm, &file),
+        Command::Lifecycle { currency, as_of } => {
+            let today = match as_of {
+                Some(text) => {
+                    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+                        Failure::usage(format!("--as-of `{text}` is not a date (YYYY-MM-DD)"))
+                    })?
+                }
+                None => crm.now().date_naive(),
+            };
+            analytics::assign_stages(&crm, crm_core::Currency::new(&currency)?, today)
+        }
         Command::Report { report, period, currency, lang, pipeline, as_of, json } => {
             let options =
                 report::Options::parse(&crm, period, currency, &lang, pipeline, as_of, json)?;

@@ -77,6 +77,15 @@ pub(crate) fn run(crm: &Crm, report: ReportKind, options: &Options) -> CliResult
             20,
             options.json,
         ),
+        ReportKind::Profit => crate::analytics::report_profit(
+            crm,
+            &options.period,
+            options.currency.unwrap_or(Currency::CNY),
+            options.json,
+        ),
+        ReportKind::Churn => {
+            crate::analytics::report_churn(crm, &options.period, options.lang, options.json)
+        }
     }
 }
 

@@ -31,16 +31,24 @@ mod bgnbd;
 mod clv;
 mod fit;
 mod gamma_gamma;
+mod lifecycle;
 mod pareto;
+mod profit;
 mod rfm;
 mod special;
 mod summary;
+mod validation;
 
 pub use crate::analytics::bgbb::BgBb;
 pub use crate::analytics::bgnbd::{BgNbd, MbgNbd};
 pub use crate::analytics::clv::{PurchaseModel, ScoreOptions, Scores, clv, score};
 pub use crate::analytics::fit::{FitInfo, FitOptions};
 pub use crate::analytics::gamma_gamma::GammaGamma;
+pub use crate::analytics::lifecycle::{Activity, LifecycleRules, lifecycle_stage};
 pub use crate::analytics::pareto::ParetoNbd;
+pub use crate::analytics::profit::{
+    Concentration, RetentionUplift, concentration, retention_uplift,
+};
 pub use crate::analytics::rfm::{RfmScore, RfmSegment, rfm};
-pub use crate::analytics::summary::{Summary, TimeUnit, Transactions, summarize};
+pub use crate::analytics::summary::{Summary, TimeUnit, Transactions, purchase_times, summarize};
+pub use crate::analytics::validation::{Holdout, Tracking, holdout, tracking};

@@ -178,6 +178,31 @@ pub fn summarize(
     Ok(summary)
 }
 
+/// Each customer's first purchase and every repeat purchase (distinct days
+/// after the first), as times in `unit` since `origin` — the input of
+/// [`tracking`](crate::analytics::tracking).
+pub fn purchase_times(
+    transactions: &Transactions,
+    unit: TimeUnit,
+    origin: NaiveDate,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut days: BTreeMap<u64, std::collections::BTreeSet<NaiveDate>> = BTreeMap::new();
+    for (customer, day) in transactions.customer.iter().zip(&transactions.day) {
+        days.entry(*customer).or_default().insert(*day);
+    }
+    let at = |d: &NaiveDate| (*d - origin).num_days() as f64 / unit.days();
+    let mut first = Vec::with_capacity(days.len());
+    let mut repeats = Vec::new();
+    for set in days.values() {
+        let mut iter = set.iter();
+        if let Some(d) = iter.next() {
+            first.push(at(d));
+        }
+        repeats.extend(iter.map(at));
+    }
+    (first, repeats)
+}
+
 /// Checks the columns a repeat-purchase model is fitted on.
 pub(crate) fn check_rft(frequency: &[f64], recency: &[f64], t: &[f64]) -> crate::Result<()> {
     if frequency.len() != recency.len() || frequency.len() != t.len() {

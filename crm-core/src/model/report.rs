@@ -365,3 +365,52 @@ code_enum! {
         Total = ("total", "Total", "合计"),
     }
 }
+
+/// Why the customers who churned in a period left.
+///
+/// Each churned customer is put in one bucket, by the first rule that
+/// applies: an explicit churn reason on a case decides (service quality,
+/// slow response and billing → service; product quality → product; price
+/// and competitor → commercial; others → other); else an SLA breach on any
+/// of their cases → service; else a defect, return or repair case →
+/// product; else an opportunity lost on price or to a competitor →
+/// commercial; else unexplained. The counts beside the buckets show all
+/// signals, not only the deciding one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ChurnCauses {
+    /// The period churn was recorded in.
+    pub period: Period,
+    /// Customers whose stage became churned in the period.
+    pub churned: u64,
+    /// Bucket: service failures.
+    pub service: u64,
+    /// Bucket: product problems.
+    pub product: u64,
+    /// Bucket: price or competition.
+    pub commercial: u64,
+    /// Bucket: other stated reasons.
+    pub other: u64,
+    /// Bucket: no signal in the data.
+    pub unexplained: u64,
+    /// Churn reasons recorded on their cases.
+    pub churn_reasons: BTreeMap<String, u64>,
+    /// Types of their cases.
+    pub case_types: BTreeMap<String, u64>,
+    /// Complaint categories of their cases.
+    pub complaint_categories: BTreeMap<String, u64>,
+    /// Reasons their opportunities were lost.
+    pub lost_reasons: BTreeMap<String, u64>,
+    /// Churned customers with at least one SLA breach.
+    pub with_sla_breach: u64,
+}
+
+/// The outcome of assigning lifecycle stages from behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LifecycleAssignment {
+    /// Parties looked at.
+    pub parties: u64,
+    /// Parties whose stage changed (each with a `party.stage_changed` event).
+    pub changed: u64,
+    /// Parties per stage after the assignment.
+    pub by_stage: BTreeMap<String, u64>,
+}
