@@ -122,11 +122,11 @@ impl Tx<'_> {
             days[*customer as usize].push(*day);
         }
         for (i, party) in parties.iter().enumerate() {
-            if let Some(mark) = churn_marks.get(party) {
-                if let Some(first_back) = days[i].iter().filter(|d| *d > mark).min() {
-                    activity[i].churned_before = true;
-                    activity[i].won_back_recently = *first_back > today - window;
-                }
+            if let Some(mark) = churn_marks.get(party)
+                && let Some(first_back) = days[i].iter().filter(|d| *d > mark).min()
+            {
+                activity[i].churned_before = true;
+                activity[i].won_back_recently = *first_back > today - window;
             }
         }
         let mut outcome = crate::model::LifecycleAssignment::default();
