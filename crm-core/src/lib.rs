@@ -132,7 +132,7 @@ pub use crate::model::{
 };
 pub use crate::store::{
     Clock, Crm, CrmBuilder, ERASED_NAME, FX_MAX_AGE_DAYS, MergeReport,
-    OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION, Tx, Upserted,
+    OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION, ScoreRollUp, Tx, Upserted,
 };
 
 /// The version of this library.

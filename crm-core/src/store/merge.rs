@@ -85,6 +85,15 @@ struct MergeRecord {
     /// records written before schema version 3).
     #[serde(default)]
     sales: std::collections::BTreeMap<String, Vec<String>>,
+    /// Score history rows moved (schema version 4 on).
+    #[serde(default)]
+    score_history: Vec<String>,
+    /// The absorbed party's current scores.
+    #[serde(default)]
+    scores: Vec<(String, f64)>,
+    /// Names of the scores the kept party took over.
+    #[serde(default)]
+    scores_taken: Vec<String>,
 }
 
 impl Tx<'_> {
@@ -173,6 +182,13 @@ impl Tx<'_> {
                     ))
                 })
                 .collect::<crate::Result<_>>()?,
+            score_history: self
+                .ids("SELECT CAST(id AS TEXT) FROM score_history WHERE party_id = ?1", &a)?,
+            scores: self.scores_of(absorb)?.into_iter().collect(),
+            scores_taken: {
+                let kept = self.scores_of(keep)?;
+                self.scores_of(absorb)?.into_keys().filter(|n| !kept.contains_key(n)).collect()
+            },
         };
         let exec =
             |sql: &str| -> crate::Result<u64> { Ok(self.conn.execute(sql, params![k, a])? as u64) };
@@ -210,6 +226,12 @@ impl Tx<'_> {
             }
             debug_assert!(moved.sales.contains_key(*key));
         }
+        exec("UPDATE score_history SET party_id = ?1 WHERE party_id = ?2")?;
+        exec(
+            "INSERT OR IGNORE INTO party_scores (party_id, name, value, at)
+             SELECT ?1, name, value, at FROM party_scores WHERE party_id = ?2",
+        )?;
+        exec("DELETE FROM party_scores WHERE party_id = ?2 AND ?1 IS NOT NULL")?;
         // Earlier merges into the absorbed party now point at the survivor.
         exec("UPDATE parties SET merged_into = ?1 WHERE merged_into = ?2")?;
         self.conn.execute(
@@ -378,6 +400,23 @@ impl Tx<'_> {
             "UPDATE parties SET merged_into = ?1 WHERE merged_into = ?2 AND id = ?3",
             &moved.merged_before,
         )?;
+        back(
+            self,
+            "UPDATE score_history SET party_id = ?1 WHERE party_id = ?2 AND id = CAST(?3 AS INTEGER)",
+            &moved.score_history,
+        )?;
+        let mut restore = self.conn.prepare_cached(
+            "INSERT OR REPLACE INTO party_scores (party_id, name, value, at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (name, value) in &moved.scores {
+            restore.execute(params![a, name, value, self.now_text.as_str()])?;
+        }
+        let mut untake = self
+            .conn
+            .prepare_cached("DELETE FROM party_scores WHERE party_id = ?1 AND name = ?2")?;
+        for name in &moved.scores_taken {
+            untake.execute(params![k, name])?;
+        }
         for (key, table, column) in SALES_CHILDREN {
             if let Some(ids) = moved.sales.get(*key) {
                 back(

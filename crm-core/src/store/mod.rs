@@ -20,6 +20,7 @@ mod product;
 mod relationship;
 mod report;
 pub(crate) mod schema;
+mod score;
 pub(crate) mod search;
 
 pub use crate::store::db::{Clock, Crm, CrmBuilder, Tx};
@@ -28,3 +29,4 @@ pub use crate::store::merge::MergeReport;
 pub use crate::store::party::Upserted;
 pub use crate::store::privacy::ERASED_NAME;
 pub use crate::store::schema::{OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION};
+pub use crate::store::score::ScoreRollUp;

@@ -72,13 +72,15 @@ impl Tx<'_> {
             "orders": self.orders_of(id)?,
             "opportunities": self.opportunities(Some(id))?,
             "cases": self.cases(Some(id))?,
+            "scores": self.scores_of(id)?,
             "events": self.events_for("party", &key)?,
         }))
     }
 
     /// Erases a party's personal data: name, notes, contact points and
     /// consent, custom fields, tags, external ids, and the text of its
-    /// interactions, tasks, cases and opportunities; the personal data in earlier events about the
+    /// interactions, tasks, cases and opportunities, and its scores; the
+    /// personal data in earlier events about the
     /// party is scrubbed too. What stays is anonymous: the party row (kind,
     /// roles, stage, dates), interaction channels and times, relationships,
     /// so aggregates still add up. The party is soft-deleted and cannot be
@@ -106,6 +108,9 @@ impl Tx<'_> {
             params![key],
         )?;
         self.scrub_sales_text(&key)?;
+        // Scores profile the person: they go too.
+        self.conn.execute("DELETE FROM party_scores WHERE party_id = ?1", params![key])?;
+        self.conn.execute("DELETE FROM score_history WHERE party_id = ?1", params![key])?;
         self.conn.execute(
             "UPDATE events SET before = NULL, after = json_object('scrubbed', 1)
              WHERE entity = 'party' AND entity_id = ?1",

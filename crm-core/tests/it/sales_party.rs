@@ -176,3 +176,46 @@ fn orders_become_the_purchase_log_and_summary_analytics_reads() {
     );
     assert!(parties.contains(&a));
 }
+
+#[test]
+fn scores_keep_history_roll_up_and_follow_merge_and_erasure() {
+    let (crm, seller, _) = setup();
+    let (group, sub, a, b) = crm
+        .write(|tx| {
+            let group = tx.create_party(NewParty::organization("集团"))?.id;
+            let sub = tx.create_party(NewParty::organization("子公司"))?.id;
+            tx.relate(crm_core::NewRelationship::new(sub, "subsidiary-of", group))?;
+            let a = tx.create_party(NewParty::person("A"))?.id;
+            let b = tx.create_party(NewParty::person("B"))?.id;
+            tx.set_score(group, "clv", 100.0)?;
+            tx.set_scores("clv", &[(sub, 50.0), (a, 7.0), (b, 9.0)])?;
+            tx.set_score(b, "p_alive", 0.4)?;
+            tx.set_score(a, "clv", 8.0)?;
+            Ok((group, sub, a, b))
+        })
+        .unwrap();
+    let _ = seller;
+    let rollup = crm.read(|tx| tx.rollup_score(group, "clv", "subsidiary-of")).unwrap();
+    assert_eq!((rollup.own, rollup.total, rollup.members), (100.0, 150.0, 1));
+    assert_eq!(
+        crm.read(|tx| tx.score_history(a, "clv")).unwrap().iter().map(|h| h.1).collect::<Vec<_>>(),
+        [7.0, 8.0]
+    );
+    let error = crm.write(|tx| tx.set_score(a, "CLV!", 1.0)).unwrap_err();
+    assert!(error.to_string().contains("not a score name"), "{error}");
+    assert!(crm.write(|tx| tx.set_scores("clv", &[(a, f64::NAN)])).is_err());
+    // Merge: a keeps its clv, takes b's p_alive and b's history; unmerge restores.
+    crm.write(|tx| tx.merge(a, b)).unwrap();
+    let merged = crm.read(|tx| tx.scores_of(a)).unwrap();
+    assert_eq!((merged.get("clv"), merged.get("p_alive")), (Some(&8.0), Some(&0.4)));
+    assert_eq!(crm.read(|tx| tx.score_history(a, "clv")).unwrap().len(), 3);
+    crm.write(|tx| tx.unmerge(b)).unwrap();
+    assert_eq!(crm.read(|tx| tx.scores_of(a)).unwrap().get("p_alive"), None);
+    assert_eq!(crm.read(|tx| tx.scores_of(b)).unwrap().get("clv"), Some(&9.0));
+    assert_eq!(crm.read(|tx| tx.score_history(b, "clv")).unwrap().len(), 1);
+    // Export shows them; erasure removes them.
+    assert_eq!(crm.read(|tx| tx.export_party(b)).unwrap()["scores"]["clv"], 9.0);
+    crm.write(|tx| tx.erase_party(b)).unwrap();
+    assert!(crm.read(|tx| tx.scores_of(b)).unwrap().is_empty());
+    assert!(crm.read(|tx| tx.score_history(b, "clv")).unwrap().is_empty());
+}
