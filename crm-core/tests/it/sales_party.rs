@@ -180,7 +180,7 @@ fn orders_become_the_purchase_log_and_summary_analytics_reads() {
 #[test]
 fn scores_keep_history_roll_up_and_follow_merge_and_erasure() {
     let (crm, seller, _) = setup();
-    let (group, sub, a, b) = crm
+    let (group, _sub, a, b) = crm
         .write(|tx| {
             let group = tx.create_party(NewParty::organization("集团"))?.id;
             let sub = tx.create_party(NewParty::organization("子公司"))?.id;
