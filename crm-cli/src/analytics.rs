@@ -312,7 +312,9 @@ pub(crate) fn fit(db: Option<&Path>, args: &FitArgs) -> CliResult {
 }
 
 /// `crm report rfm`: segment sizes (and the scores as JSON).
-pub(crate) fn report_rfm(crm: &Crm, currency: Currency, lang: Lang, json_out: bool) -> CliResult {
+pub(crate) fn report_rfm(crm: &Crm, options: &crate::report::Options) -> CliResult {
+    let (currency, lang, json_out) =
+        (options.currency.unwrap_or(Currency::CNY), options.lang, options.json);
     let now = crm.now().date_naive();
     let (parties, summary) =
         crm.read(|tx| tx.customer_summary(currency, TimeUnit::Day, now, None))?;
@@ -327,6 +329,26 @@ pub(crate) fn report_rfm(crm: &Crm, currency: Currency, lang: Lang, json_out: bo
             .collect();
         say!("{}", Value::Array(rows));
         return Ok(());
+    }
+    if let Some(path) = &options.html {
+        let mut counts = vec![vec![0u64; 5]; 5];
+        for score in &scores {
+            let fm = (u16::from(score.f) + u16::from(score.m)).div_ceil(2);
+            counts[5 - usize::from(score.r)][usize::from(fm) - 1] += 1;
+        }
+        let rows: Vec<String> = (1..=5).rev().map(|r| format!("R{r}")).collect();
+        let columns: Vec<String> = (1..=5).map(|f| format!("FM{f}")).collect();
+        let mut page = crate::html::Page::new("RFM");
+        page.paragraph(&format!("{} customers with orders, in {currency}.", scores.len()));
+        page.chart(&crate::html::grid("Customers per RFM cell", &rows, &columns, &counts)?);
+        let labels: Vec<String> =
+            RfmSegment::ALL.iter().map(|s| s.label(lang).to_owned()).collect();
+        let sizes: Vec<f64> = RfmSegment::ALL
+            .iter()
+            .map(|s| scores.iter().filter(|x| x.segment == *s).count() as f64)
+            .collect();
+        page.chart(&crate::html::bars("Customers per segment", &labels, &sizes)?);
+        page.write(path)?;
     }
     say!("RFM ({} customers with orders, {currency})", scores.len());
     for segment in RfmSegment::ALL {
@@ -345,7 +367,8 @@ pub(crate) fn report_rfm(crm: &Crm, currency: Currency, lang: Lang, json_out: bo
 
 /// `crm report clv`: BG/NBD + Gamma-Gamma on the database's orders, top
 /// customers by CLV over 12 months.
-pub(crate) fn report_clv(crm: &Crm, currency: Currency, top: usize, json_out: bool) -> CliResult {
+pub(crate) fn report_clv(crm: &Crm, report: &crate::report::Options, top: usize) -> CliResult {
+    let (currency, json_out) = (report.currency.unwrap_or(Currency::CNY), report.json);
     let now = crm.now().date_naive();
     let (parties, s) = crm.read(|tx| tx.customer_summary(currency, TimeUnit::Week, now, None))?;
     let options = FitOptions::default();
@@ -359,6 +382,24 @@ pub(crate) fn report_clv(crm: &Crm, currency: Currency, top: usize, json_out: bo
     )?;
     let mut order: Vec<usize> = (0..parties.len()).collect();
     order.sort_by(|a, b| scores.clv[*b].total_cmp(&scores.clv[*a]));
+    if let Some(path) = &report.html {
+        let mut page = crate::html::Page::new("Customer lifetime value");
+        page.paragraph(&format!(
+            "BG/NBD r = {:.3}, α = {:.3}, a = {:.3}, b = {:.3} on {} customers' orders, in {currency}; CLV over 12 months at 1 % a month.",
+            model.r, model.alpha, model.a, model.b, parties.len()
+        ));
+        page.chart(&crate::html::histogram("P(alive)", "P(alive)", &scores.p_alive, 20)?);
+        page.chart(&crate::html::histogram("12-month CLV", "CLV", &scores.clv, 30)?);
+        if let Ok(c) = crm_core::analytics::concentration(&scores.clv) {
+            page.chart(&crate::html::lines(
+                "Concentration of CLV",
+                "share of customers",
+                "share of CLV",
+                &[("CLV", c.curve)],
+            )?);
+        }
+        page.write(path)?;
+    }
     if json_out {
         let rows: Vec<Value> = order
             .iter()
@@ -397,12 +438,9 @@ pub(crate) fn report_clv(crm: &Crm, currency: Currency, top: usize, json_out: bo
 
 /// `crm report profit`: concentration of margin over customers, and what a
 /// 5 % cut in churn is worth.
-pub(crate) fn report_profit(
-    crm: &Crm,
-    period: &crm_core::Period,
-    currency: Currency,
-    json_out: bool,
-) -> CliResult {
+pub(crate) fn report_profit(crm: &Crm, options: &crate::report::Options) -> CliResult {
+    let (period, currency, json_out) =
+        (&options.period, options.currency.unwrap_or(Currency::CNY), options.json);
     let margins: Vec<f64> = crm
         .read(|tx| tx.profit_by_party(Some(period), Some(currency)))?
         .iter()
@@ -427,6 +465,23 @@ pub(crate) fn report_profit(
             )
             .ok()
         });
+    if let Some(path) = &options.html {
+        let mut page = crate::html::Page::new(&format!("Profitability {period}"));
+        page.paragraph(&format!(
+            "{} customers, margin {:.2} {currency}; {:.1} % of customers make 80 % of it; {:.1} % lose money.",
+            concentration.customers,
+            concentration.total,
+            concentration.share_for_80_percent * 100.0,
+            concentration.unprofitable_share * 100.0
+        ));
+        page.chart(&crate::html::lines(
+            "Cumulative share of margin",
+            "share of customers (most profitable first)",
+            "share of margin",
+            &[("margin", concentration.curve.clone())],
+        )?);
+        page.write(path)?;
+    }
     if json_out {
         say!(
             "{}",
@@ -460,13 +515,22 @@ pub(crate) fn report_profit(
 }
 
 /// `crm report churn`: why the customers who churned in the period left.
-pub(crate) fn report_churn(
-    crm: &Crm,
-    period: &crm_core::Period,
-    lang: Lang,
-    json_out: bool,
-) -> CliResult {
+pub(crate) fn report_churn(crm: &Crm, options: &crate::report::Options) -> CliResult {
+    let (period, lang, json_out) = (&options.period, options.lang, options.json);
     let causes = crm.read(|tx| tx.churn_causes(period, tx.now()))?;
+    if let Some(path) = &options.html {
+        let mut page = crate::html::Page::new(&format!("Churn causes {period}"));
+        page.paragraph(&format!("{} customers churned in {period}.", causes.churned));
+        let labels: Vec<String> = ["service", "product", "commercial", "other", "unexplained"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let values =
+            [causes.service, causes.product, causes.commercial, causes.other, causes.unexplained]
+                .map(|n| n as f64);
+        page.chart(&crate::html::bars("Churned customers by cause", &labels, &values)?);
+        page.write(path)?;
+    }
     if json_out {
         say!(
             "{}",

@@ -27,6 +27,7 @@ macro_rules! say_part {
 
 mod analytics;
 mod demo;
+mod html;
 mod report;
 mod setup;
 mod show;
@@ -217,6 +218,9 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also write a self-contained HTML page with charts (clv, rfm, profit, churn).
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
     },
     /// Set every customer's lifecycle stage from their orders (new, growing, stable,
     /// declining, churned, won back; prospects without orders).
@@ -503,9 +507,10 @@ fn run(cli: Cli) -> CliResult {
             };
             analytics::assign_stages(&crm, crm_core::Currency::new(&currency)?, today)
         }
-        Command::Report { report, period, currency, lang, pipeline, as_of, json } => {
-            let options =
+        Command::Report { report, period, currency, lang, pipeline, as_of, json, html } => {
+            let mut options =
                 report::Options::parse(&crm, period, currency, &lang, pipeline, as_of, json)?;
+            options.html = html;
             report::run(&crm, report, &options)
         }
         Command::Party { command: PartyCommand::Show { party, json } } => {

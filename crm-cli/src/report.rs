@@ -14,6 +14,8 @@ pub(crate) struct Options {
     pub(crate) pipeline: Option<String>,
     pub(crate) json: bool,
     pub(crate) now: DateTime<Utc>,
+    /// Where to write an HTML page with charts, for the analytics reports.
+    pub(crate) html: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -47,7 +49,7 @@ impl Options {
             other => return Err(Failure::usage(format!("--lang `{other}`: use en or zh-CN"))),
         };
         let currency = currency.map(|c| Currency::new(&c)).transpose()?;
-        Ok(Options { period, currency, lang, pipeline, json, now })
+        Ok(Options { period, currency, lang, pipeline, json, now, html: None })
     }
 
     fn today(&self) -> NaiveDate {
@@ -60,32 +62,23 @@ impl Options {
 }
 
 pub(crate) fn run(crm: &Crm, report: ReportKind, options: &Options) -> CliResult {
+    if options.html.is_some()
+        && matches!(
+            report,
+            ReportKind::Pipeline | ReportKind::Forecast | ReportKind::Sla | ReportKind::Kpi
+        )
+    {
+        return Err(Failure::usage("--html is for the analytics reports: clv, rfm, profit, churn"));
+    }
     match report {
         ReportKind::Pipeline => pipeline(crm, options),
         ReportKind::Forecast => forecast(crm, options),
         ReportKind::Sla => sla(crm, options),
         ReportKind::Kpi => kpi(crm, options),
-        ReportKind::Rfm => crate::analytics::report_rfm(
-            crm,
-            options.currency.unwrap_or(Currency::CNY),
-            options.lang,
-            options.json,
-        ),
-        ReportKind::Clv => crate::analytics::report_clv(
-            crm,
-            options.currency.unwrap_or(Currency::CNY),
-            20,
-            options.json,
-        ),
-        ReportKind::Profit => crate::analytics::report_profit(
-            crm,
-            &options.period,
-            options.currency.unwrap_or(Currency::CNY),
-            options.json,
-        ),
-        ReportKind::Churn => {
-            crate::analytics::report_churn(crm, &options.period, options.lang, options.json)
-        }
+        ReportKind::Rfm => crate::analytics::report_rfm(crm, options),
+        ReportKind::Clv => crate::analytics::report_clv(crm, options, 20),
+        ReportKind::Profit => crate::analytics::report_profit(crm, options),
+        ReportKind::Churn => crate::analytics::report_churn(crm, options),
     }
 }
 

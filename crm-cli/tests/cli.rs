@@ -326,6 +326,21 @@ fn demo_database_answers_every_report() {
     }
     let out = ok(&["--db", &db, "report", "kpi", "--period", "2026", "--currency", "CNY"]);
     assert!(out.contains("Salesperson KPIs 2026 (CNY)"), "{out}");
+    // The analytics reports also write a page with charts.
+    for report in ["clv", "rfm", "profit", "churn"] {
+        let page = dir.path().join(format!("{report}.html"));
+        ok(&["--db", &db, "report", report, "--period", "2026", "--html", page.to_str().unwrap()]);
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "{report}");
+    }
+    let output = crm(&["--db", &db, "report", "sla", "--html", "x.html"]);
+    assert_eq!(output.status.code(), Some(2));
+    // The demo wrote the CDNOW page beside its database.
+    let page = std::fs::read_to_string(dir.path().join("demo.html")).unwrap();
+    assert!(
+        page.contains("Fitted models against the published estimates") && page.contains("<svg")
+    );
+    ok(&["--db", &db, "lifecycle"]);
 }
 
 /// Everything from the command line: setup, rates, opportunities and cases,

@@ -31,7 +31,7 @@ fn log() -> CliResult<Transactions> {
     Ok(log)
 }
 
-pub(super) fn tour() -> CliResult {
+pub(super) fn tour(report: &std::path::Path) -> CliResult {
     let calibration = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap_or_default();
     let observation = NaiveDate::from_ymd_opt(1998, 6, 30).unwrap_or_default();
     let s = summarize(&log()?, TimeUnit::Week, calibration, Some(observation))?;
@@ -106,5 +106,79 @@ pub(super) fn tour() -> CliResult {
         })
         .collect();
     say!("    RFM segments: {}", sizes.join(" · "));
+
+    // The same as a page people can look at.
+    let mut page = crate::html::Page::new("crm analytics — CDNOW sample");
+    page.paragraph(&format!(
+        "{} customers who first bought in Q1 1997; models fitted on the purchases up to {calibration}, checked on those up to {observation}.",
+        s.len()
+    ));
+    page.heading("Fitted models against the published estimates");
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(model, name, value, published)| {
+            let digits = published.split('.').nth(1).map_or(0, str::len);
+            vec![
+                (*model).to_owned(),
+                (*name).to_owned(),
+                format!("{value:.digits$}"),
+                (*published).to_owned(),
+            ]
+        })
+        .collect();
+    page.table(&["model", "parameter", "fitted", "published"], &table);
+    page.heading("Tracking: cumulative repeat purchases by week");
+    let origin = NaiveDate::from_ymd_opt(1997, 1, 1).unwrap_or_default();
+    let (first, repeats) = crm_core::analytics::purchase_times(&log()?, TimeUnit::Week, origin);
+    let track =
+        crm_core::analytics::tracking(|t| bg.expected_purchases_new(t), &first, &repeats, 78)?;
+    let actual_curve: Vec<(f64, f64)> =
+        track.period.iter().copied().zip(track.actual.iter().copied()).collect();
+    let model_curve: Vec<(f64, f64)> =
+        track.period.iter().copied().zip(track.predicted.iter().copied()).collect();
+    page.chart(&crate::html::lines(
+        "Cumulative repeat purchases (calibration ends week 39)",
+        "week since 1997-01-01",
+        "repeat purchases",
+        &[("actual", actual_curve), ("BG/NBD", model_curve)],
+    )?);
+    page.paragraph(&format!(
+        "Holdout (weeks 40–78): {predicted:.0} repeat purchases predicted, {actual:.0} made."
+    ));
+    page.heading("Who is still a customer, and what they are worth");
+    page.chart(&crate::html::histogram(
+        "P(alive) at the end of the calibration period",
+        "P(alive)",
+        &scores.p_alive,
+        20,
+    )?);
+    page.chart(&crate::html::histogram("12-month CLV (US$)", "CLV", &scores.clv, 30)?);
+    let concentration = crm_core::analytics::concentration(&scores.clv)?;
+    page.chart(&crate::html::lines(
+        "Concentration of 12-month CLV",
+        "share of customers (most valuable first)",
+        "share of CLV",
+        &[("CLV", concentration.curve.clone())],
+    )?);
+    page.paragraph(&format!(
+        "{:.1} % of customers hold 80 % of the expected value.",
+        concentration.share_for_80_percent * 100.0
+    ));
+    page.heading("RFM grid: recency score × mean of frequency and monetary scores");
+    let mut counts = vec![vec![0u64; 5]; 5];
+    for score in &segments {
+        let fm = (u16::from(score.f) + u16::from(score.m)).div_ceil(2);
+        counts[5 - usize::from(score.r)][usize::from(fm) - 1] += 1;
+    }
+    let rows_labels: Vec<String> = (1..=5).rev().map(|r| format!("R{r}")).collect();
+    let column_labels: Vec<String> = (1..=5).map(|f| format!("FM{f}")).collect();
+    page.chart(&crate::html::grid(
+        "Customers per RFM cell",
+        &rows_labels,
+        &column_labels,
+        &counts,
+    )?);
+    page.write(report)?;
+    say!("    report with charts: {}", report.display());
     Ok(())
 }

@@ -569,6 +569,7 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
         pipeline: Some("b2b".to_owned()),
         json: false,
         now,
+        html: None,
     };
     say!("9. crm report pipeline --currency CNY --lang zh-CN");
     crate::report::pipeline(crm, &options)?;
@@ -583,7 +584,7 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
     };
     say!("10. crm report sla (cases of the last 60 days)");
     crate::report::sla(crm, &options)?;
-    super::cdnow::tour()?;
+    super::cdnow::tour(&path.with_extension("html"))?;
     let last = crm.read(|tx| tx.last_event_seq())?;
     say!();
     let db = path.display();
