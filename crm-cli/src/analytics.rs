@@ -582,3 +582,87 @@ pub(crate) fn assign_stages(crm: &Crm, currency: Currency, today: NaiveDate) -> 
     }
     Ok(())
 }
+
+/// `crm report key-accounts`: the scorecard of the most valuable accounts.
+pub(crate) fn report_key_accounts(crm: &Crm, options: &crate::report::Options) -> CliResult {
+    let currency = options.currency.unwrap_or(Currency::CNY);
+    let today = options.now.date_naive();
+    let accounts = crm.read(|tx| tx.key_accounts(None, currency, today))?;
+    if options.json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&accounts).map_err(|e| Failure::usage(e.to_string()))?
+        );
+        return Ok(());
+    }
+    say!("Key accounts ({currency}, as of {today}), most valuable first");
+    say!(
+        "  {} {:>14} {:>8} {:>12} {:>6} {:>6} {:>6} {:>5}  {:>14}",
+        pad("account", 24),
+        "value",
+        "growth",
+        "CLV",
+        "cases",
+        "late",
+        "people",
+        "risk",
+        "loss if lost"
+    );
+    for a in accounts.iter().take(20) {
+        say!(
+            "  {} {:>14} {:>8} {:>12} {:>6} {:>6} {:>6} {:>5.2}  {:>14}",
+            pad(&a.name, 24),
+            thousands(&a.value_to_date.amount_text()),
+            a.growth.map_or_else(|| "-".to_owned(), |g| format!("{:+.0}%", g * 100.0)),
+            a.clv.map_or_else(|| "-".to_owned(), |c| thousands(&format!("{c:.0}"))),
+            a.cases_12m,
+            a.sla_breaches_12m,
+            a.contacts,
+            a.risk,
+            thousands(&format!("{:.0}", a.loss_if_lost))
+        );
+    }
+    if let Some(path) = &options.html {
+        let mut page = crate::html::Page::new("Key accounts");
+        let rows: Vec<Vec<String>> = accounts
+            .iter()
+            .take(50)
+            .map(|a| {
+                vec![
+                    a.name.clone(),
+                    thousands(&a.value_to_date.amount_text()),
+                    thousands(&a.margin_to_date.amount_text()),
+                    a.growth.map_or_else(|| "-".to_owned(), |g| format!("{:+.0}%", g * 100.0)),
+                    a.cases_12m.to_string(),
+                    a.sla_breaches_12m.to_string(),
+                    a.contacts.to_string(),
+                    format!("{:.2}", a.risk),
+                    thousands(&format!("{:.0}", a.loss_if_lost)),
+                ]
+            })
+            .collect();
+        page.table(
+            &[
+                "account",
+                "value",
+                "margin",
+                "growth",
+                "cases",
+                "late",
+                "people",
+                "risk",
+                "loss if lost",
+            ],
+            &rows,
+        );
+        let labels: Vec<String> = accounts.iter().take(10).map(|a| a.name.clone()).collect();
+        let values: Vec<f64> = accounts.iter().take(10).map(|a| a.loss_if_lost).collect();
+        page.chart(&crate::html::bars(
+            "Loss if the account leaves (top 10 by value)",
+            &labels,
+            &values,
+        )?);
+        page.write(path)?;
+    }
+    Ok(())
+}

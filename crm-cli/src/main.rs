@@ -348,6 +348,8 @@ pub(crate) enum ReportKind {
     Profit,
     /// Why the customers who churned in the period left.
     Churn,
+    /// Key-account scorecard: value, margin, growth, CLV, service load, contacts, risk.
+    KeyAccounts,
 }
 
 impl From<Kind> for ImportKind {

@@ -68,7 +68,9 @@ pub(crate) fn run(crm: &Crm, report: ReportKind, options: &Options) -> CliResult
             ReportKind::Pipeline | ReportKind::Forecast | ReportKind::Sla | ReportKind::Kpi
         )
     {
-        return Err(Failure::usage("--html is for the analytics reports: clv, rfm, profit, churn"));
+        return Err(Failure::usage(
+            "--html is for the analytics reports: clv, rfm, profit, churn, key-accounts",
+        ));
     }
     match report {
         ReportKind::Pipeline => pipeline(crm, options),
@@ -79,6 +81,7 @@ pub(crate) fn run(crm: &Crm, report: ReportKind, options: &Options) -> CliResult
         ReportKind::Clv => crate::analytics::report_clv(crm, options, 20),
         ReportKind::Profit => crate::analytics::report_profit(crm, options),
         ReportKind::Churn => crate::analytics::report_churn(crm, options),
+        ReportKind::KeyAccounts => crate::analytics::report_key_accounts(crm, options),
     }
 }
 

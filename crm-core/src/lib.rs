@@ -115,12 +115,13 @@ pub use crate::import::{
 };
 pub use crate::model::{
     Case, CaseId, CaseStatus, CaseTransition, CaseType, ChurnCauses, ChurnReason, CloseReason,
-    DayRule, ForecastRow, FxRate, Heading, KpiReport, KpiRow, LifecycleAssignment, Line, Money,
-    NewCase, NewLine, NewOpportunity, NewOrder, NewProduct, NewQuote, NewShipment, Opportunity,
-    OpportunityId, OpportunityStatus, Order, OrderId, OrderStatus, PartyProfit, Period, PeriodUnit,
-    Pipeline, PipelineReport, PipelineRow, PipelineStage, PriceList, Priority, Product, ProductId,
-    Profit, Quote, QuoteId, QuoteStatus, RoundingMode, Shipment, ShipmentId, SlaBreach, SlaClock,
-    SlaPolicy, SlaReport, SlaRow, SlaTarget, StageVisit, WorkingCalendar, WorkingHours,
+    DayRule, ForecastRow, FxRate, Heading, KeyAccount, KpiReport, KpiRow, LifecycleAssignment,
+    Line, Money, NewCase, NewLine, NewOpportunity, NewOrder, NewProduct, NewQuote, NewShipment,
+    Opportunity, OpportunityId, OpportunityStatus, Order, OrderId, OrderStatus, PartyProfit,
+    Period, PeriodUnit, Pipeline, PipelineReport, PipelineRow, PipelineStage, PriceList, Priority,
+    Product, ProductId, Profit, Quote, QuoteId, QuoteStatus, RoundingMode, Shipment, ShipmentId,
+    SlaBreach, SlaClock, SlaPolicy, SlaReport, SlaRow, SlaTarget, StageVisit, WorkingCalendar,
+    WorkingHours,
 };
 pub use crate::model::{
     Channel, Consent, ContactKind, ContactPoint, ContactPointId, Currency, Decimal, Direction,

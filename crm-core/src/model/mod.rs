@@ -55,8 +55,8 @@ pub use crate::model::relationship::{
     HierarchyNode, NewRelationship, Relationship, RelationshipType, RollUp,
 };
 pub use crate::model::report::{
-    ChurnCauses, ForecastRow, Heading, KpiReport, KpiRow, LifecycleAssignment, Period, PeriodUnit,
-    PipelineReport, PipelineRow, SlaReport, SlaRow,
+    ChurnCauses, ForecastRow, Heading, KeyAccount, KpiReport, KpiRow, LifecycleAssignment, Period,
+    PeriodUnit, PipelineReport, PipelineRow, SlaReport, SlaRow,
 };
 pub use crate::model::sales::{
     Line, NewLine, NewOrder, NewProduct, NewQuote, NewShipment, Order, OrderStatus, PartyProfit,

@@ -414,3 +414,43 @@ pub struct LifecycleAssignment {
     /// Parties per stage after the assignment.
     pub by_stage: BTreeMap<String, u64>,
 }
+
+/// One key account's scorecard: the organisation together with its
+/// subsidiaries (`subsidiary-of`) and its people (`employee-of`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KeyAccount {
+    /// The organisation.
+    pub party_id: PartyId,
+    /// Its name.
+    pub name: String,
+    /// Subsidiaries and people counted with it.
+    pub members: u64,
+    /// Net revenue of all orders to date (reporting currency).
+    pub value_to_date: Money,
+    /// Margin of all orders to date.
+    pub margin_to_date: Money,
+    /// Revenue in the last 12 months.
+    pub revenue_12m: Money,
+    /// Revenue change of the last 12 months against the 12 before
+    /// (`None` without revenue in the earlier year).
+    pub growth: Option<f64>,
+    /// Sum of the `clv` scores of the account and its members, if scored.
+    pub clv: Option<f64>,
+    /// Revenue of the last 12 months over the `wallet` custom field (the
+    /// customer's total yearly spend in the category), when known.
+    pub share_of_wallet: Option<f64>,
+    /// Cases opened in the last 12 months.
+    pub cases_12m: u64,
+    /// Of those, cases that missed an SLA target.
+    pub sla_breaches_12m: u64,
+    /// People related to it by `employee-of` (relationship depth).
+    pub contacts: u64,
+    /// Interactions with the account and its members in the last 90 days.
+    pub interactions_90d: u64,
+    /// Risk from 0 to 1: the mean of decline (revenue fall, capped at
+    /// 100 %), service failure (share of cases that breached an SLA) and
+    /// dormancy (1 − the lowest `p_alive` score among them, 0 unscored).
+    pub risk: f64,
+    /// What leaving would cost: the CLV if scored, else a year of margin.
+    pub loss_if_lost: f64,
+}

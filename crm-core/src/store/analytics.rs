@@ -255,3 +255,153 @@ impl Tx<'_> {
         Ok(out)
     }
 }
+
+impl Tx<'_> {
+    /// The key-account scorecard of organisations (all live organisations
+    /// with orders, directly or through members, when `accounts` is
+    /// `None`), money in `currency` converted at order dates; most valuable
+    /// first. See [`KeyAccount`](crate::model::KeyAccount) for each figure.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown account or
+    /// a missing FX rate.
+    pub fn key_accounts(
+        &self,
+        accounts: Option<&[PartyId]>,
+        currency: Currency,
+        today: NaiveDate,
+    ) -> crate::Result<Vec<crate::model::KeyAccount>> {
+        use crate::store::codec::time_text;
+        let ids: Vec<PartyId> = match accounts {
+            Some(ids) => ids.to_vec(),
+            None => {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT id FROM parties WHERE kind = 'organization' AND deleted_at IS NULL ORDER BY id",
+                )?;
+                collect(&mut stmt, params![], |row| get_parsed(row, "id"))?
+            }
+        };
+        let year_ago = today - chrono::Duration::days(365);
+        let two_years_ago = today - chrono::Duration::days(730);
+        let quarter_ago = today - chrono::Duration::days(90);
+        let now = time_text(&today.and_time(chrono::NaiveTime::MIN).and_utc());
+        let mut converter = Converter::new(self, currency);
+        let mut out = Vec::new();
+        for id in ids {
+            let party = self.get_party(id)?;
+            let mut members: Vec<PartyId> = self
+                .descendants(id, "subsidiary-of", None)?
+                .into_iter()
+                .map(|n| n.party_id)
+                .collect();
+            let contacts: Vec<PartyId> = self
+                .descendants(id, "employee-of", None)?
+                .into_iter()
+                .map(|n| n.party_id)
+                .collect();
+            let n_contacts = contacts.len() as u64;
+            members.extend(contacts);
+            members.sort();
+            members.dedup();
+            let mut all = vec![id];
+            all.extend(members.iter().copied());
+            let (mut value, mut margin, mut recent, mut earlier) = (0i64, 0i64, 0i64, 0i64);
+            let (mut cases, mut breaches, mut interactions) = (0u64, 0u64, 0u64);
+            let mut clv: Option<f64> = None;
+            let mut lowest_alive: Option<f64> = None;
+            let mut orders = self.conn.prepare_cached(
+                "SELECT o.currency, substr(o.ordered_at, 1, 10) AS day, sum(l.net) AS net, sum(l.cost) AS cost
+                 FROM orders o JOIN order_lines l ON l.order_id = o.id
+                 WHERE o.party_id = ?1 AND o.status NOT IN ('draft', 'cancelled') GROUP BY o.id",
+            )?;
+            let mut case_stmt = self.conn.prepare_cached(
+                "SELECT count(*) AS n,
+                        coalesce(sum((first_response_due IS NOT NULL AND coalesce(first_response_at, ?3) > first_response_due)
+                                  OR (resolution_due IS NOT NULL AND coalesce(resolved_at, ?3) > resolution_due)), 0) AS late
+                 FROM cases WHERE party_id = ?1 AND opened_at >= ?2",
+            )?;
+            let mut touch = self.conn.prepare_cached(
+                "SELECT count(*) FROM interactions WHERE party_id = ?1 AND at >= ?2",
+            )?;
+            for member in &all {
+                let key = member.to_string();
+                for (c, day, net, cost) in collect(&mut orders, params![key], |row| {
+                    Ok((
+                        get_parsed::<Currency>(row, "currency")?,
+                        parse_date(&get::<String>(row, "day")?, "ordered_at")?,
+                        get::<i64>(row, "net")?,
+                        get::<i64>(row, "cost")?,
+                    ))
+                })? {
+                    let net = converter.convert(Money::new(net, c), day)?.minor();
+                    let cost = converter.convert(Money::new(cost, c), day)?.minor();
+                    value += net;
+                    margin += net - cost;
+                    if day > year_ago && day <= today {
+                        recent += net;
+                    } else if day > two_years_ago && day <= year_ago {
+                        earlier += net;
+                    }
+                }
+                let (n, late): (i64, i64) = case_stmt.query_row(
+                    params![
+                        key,
+                        time_text(&year_ago.and_time(chrono::NaiveTime::MIN).and_utc()),
+                        now
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?;
+                cases += n as u64;
+                breaches += late as u64;
+                let touches: i64 = touch.query_row(
+                    params![
+                        key,
+                        time_text(&quarter_ago.and_time(chrono::NaiveTime::MIN).and_utc())
+                    ],
+                    |row| row.get(0),
+                )?;
+                interactions += touches as u64;
+                if let Some(score) = self.score(*member, "clv")? {
+                    *clv.get_or_insert(0.0) += score;
+                }
+                if let Some(alive) = self.score(*member, "p_alive")? {
+                    lowest_alive = Some(lowest_alive.map_or(alive, |l: f64| l.min(alive)));
+                }
+            }
+            let growth = (earlier > 0).then(|| (recent - earlier) as f64 / earlier as f64);
+            let wallet = party.fields.get("wallet").and_then(crate::model::FieldValue::as_decimal);
+            let major = currency.minor_per_major() as f64;
+            let share_of_wallet = wallet.and_then(|w| {
+                let w = w.to_string().parse::<f64>().ok()?;
+                (w > 0.0).then(|| recent as f64 / major / w)
+            });
+            let decline = growth.map_or(0.0, |g| (-g).clamp(0.0, 1.0));
+            let service = if cases > 0 { breaches as f64 / cases as f64 } else { 0.0 };
+            let dormancy = lowest_alive.map_or(0.0, |a| (1.0 - a).clamp(0.0, 1.0));
+            out.push(crate::model::KeyAccount {
+                party_id: id,
+                name: party.name.clone(),
+                members: members.len() as u64,
+                value_to_date: Money::new(value, currency),
+                margin_to_date: Money::new(margin, currency),
+                revenue_12m: Money::new(recent, currency),
+                growth,
+                clv,
+                share_of_wallet,
+                cases_12m: cases,
+                sla_breaches_12m: breaches,
+                contacts: n_contacts,
+                interactions_90d: interactions,
+                risk: (decline + service + dormancy) / 3.0,
+                loss_if_lost: clv
+                    .unwrap_or(recent as f64 / major * (margin as f64 / value.max(1) as f64)),
+            });
+        }
+        if accounts.is_none() {
+            out.retain(|a| a.value_to_date.minor() != 0);
+        }
+        out.sort_by(|a, b| b.value_to_date.minor().cmp(&a.value_to_date.minor()));
+        Ok(out)
+    }
+}

@@ -203,3 +203,61 @@ fn a_cut_in_churn_is_worth_something() {
     assert!(none.uplift.abs() < 1e-9);
     assert!(retention_uplift(&m, Some(&g), columns, &ScoreOptions::default(), 1.5).is_err());
 }
+
+#[test]
+fn key_account_scorecard_rolls_up_subsidiaries_and_people() {
+    let (crm, _) = crm_at(Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap());
+    let (group, sub, buyer) = crm
+        .write(|tx| {
+            tx.define_field(crm_core::FieldDef::new("wallet", crm_core::FieldType::Decimal))?;
+            tx.create_product(
+                NewProduct::new("P", "Pump")
+                    .with_price(Money::parse("100", Currency::CNY)?)
+                    .with_cost(Money::parse("60", Currency::CNY)?),
+            )?;
+            let group = tx
+                .create_party(
+                    NewParty::organization("集团")
+                        .with_field("wallet", crm_core::Decimal::parse("10000")?),
+                )?
+                .id;
+            let sub = tx.create_party(NewParty::organization("子公司"))?.id;
+            let buyer = tx.create_party(NewParty::person("采购"))?.id;
+            tx.relate(crm_core::NewRelationship::new(sub, "subsidiary-of", group))?;
+            tx.relate(crm_core::NewRelationship::new(buyer, "employee-of", group))?;
+            let order = |tx: &mut crm_core::Tx<'_>, party, y, m, qty| {
+                tx.create_order(
+                    NewOrder::new(
+                        party,
+                        Currency::CNY,
+                        Utc.with_ymd_and_hms(y, m, 1, 8, 0, 0).unwrap(),
+                    )
+                    .confirmed()
+                    .with_line(NewLine::new("P", qty)),
+                )
+                .map(|_| ())
+            };
+            order(tx, group, 2025, 3, 10)?; // the earlier year: 1,000
+            order(tx, sub, 2026, 3, 15)?; // the last year: 1,500 + 500
+            order(tx, buyer, 2026, 4, 5)?;
+            tx.set_score(group, "clv", 3000.0)?;
+            tx.set_score(sub, "clv", 1000.0)?;
+            tx.set_score(buyer, "p_alive", 0.4)?;
+            Ok((group, sub, buyer))
+        })
+        .unwrap();
+    let _ = (sub, buyer);
+    let cards =
+        crm.read(|tx| tx.key_accounts(Some(&[group]), Currency::CNY, day(2026, 6, 30))).unwrap();
+    let card = &cards[0];
+    assert_eq!((card.members, card.contacts), (2, 1));
+    assert_eq!(card.value_to_date, Money::parse("3000", Currency::CNY).unwrap());
+    assert_eq!(card.margin_to_date, Money::parse("1200", Currency::CNY).unwrap());
+    assert_eq!(card.revenue_12m, Money::parse("2000", Currency::CNY).unwrap());
+    assert_eq!(card.growth, Some(1.0));
+    assert_eq!(card.clv, Some(4000.0));
+    assert_eq!(card.share_of_wallet, Some(0.2));
+    // Risk: no decline, no cases, dormancy 1 − 0.4 = 0.6 → 0.2.
+    assert!((card.risk - 0.2).abs() < 1e-12, "{}", card.risk);
+    assert_eq!(card.loss_if_lost, 4000.0);
+}
