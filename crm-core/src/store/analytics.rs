@@ -401,7 +401,7 @@ impl Tx<'_> {
         if accounts.is_none() {
             out.retain(|a| a.value_to_date.minor() != 0);
         }
-        out.sort_by(|a, b| b.value_to_date.minor().cmp(&a.value_to_date.minor()));
+        out.sort_by_key(|a| std::cmp::Reverse(a.value_to_date.minor()));
         Ok(out)
     }
 }
