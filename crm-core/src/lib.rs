@@ -119,9 +119,9 @@ pub use crate::model::{
     Line, Money, NewCase, NewLine, NewOpportunity, NewOrder, NewProduct, NewQuote, NewShipment,
     Opportunity, OpportunityId, OpportunityStatus, Order, OrderId, OrderStatus, PartyProfit,
     Period, PeriodUnit, Pipeline, PipelineReport, PipelineRow, PipelineStage, PriceList, Priority,
-    Product, ProductId, Profit, Quote, QuoteId, QuoteStatus, RoundingMode, Shipment, ShipmentId,
-    SlaBreach, SlaClock, SlaPolicy, SlaReport, SlaRow, SlaTarget, StageVisit, WorkingCalendar,
-    WorkingHours,
+    Product, ProductId, Profit, Quote, QuoteId, QuoteStatus, RoundingMode, SevenP, Shipment,
+    ShipmentId, SlaBreach, SlaClock, SlaPolicy, SlaReport, SlaRow, SlaTarget, StageVisit,
+    WorkingCalendar, WorkingHours,
 };
 pub use crate::model::{
     Channel, Consent, ContactKind, ContactPoint, ContactPointId, Currency, Decimal, Direction,

@@ -56,7 +56,7 @@ pub use crate::model::relationship::{
 };
 pub use crate::model::report::{
     ChurnCauses, ForecastRow, Heading, KeyAccount, KpiReport, KpiRow, LifecycleAssignment, Period,
-    PeriodUnit, PipelineReport, PipelineRow, SlaReport, SlaRow,
+    PeriodUnit, PipelineReport, PipelineRow, SevenP, SlaReport, SlaRow,
 };
 pub use crate::model::sales::{
     Line, NewLine, NewOrder, NewProduct, NewQuote, NewShipment, Order, OrderStatus, PartyProfit,

@@ -454,3 +454,53 @@ pub struct KeyAccount {
     /// What leaving would cost: the CLV if scored, else a year of margin.
     pub loss_if_lost: f64,
 }
+
+/// The 7P profile of a customer — what the library holds about them,
+/// summarised under seven headings:
+///
+/// - **Profiling**: who they are (kind, roles, lifecycle stage, tier).
+/// - **Persistency**: how long and how surely they stay (tenure since the
+///   first order, the `p_alive` score).
+/// - **Profitability**: margin to date and the `clv` score.
+/// - **Performance**: revenue of the last 12 months and its growth.
+/// - **Prospecting**: open opportunities and their weighted amount.
+/// - **Product**: how many product categories they buy and the main one.
+/// - **Promotion**: whether they may be marketed to (any contact point
+///   with marketing consent) and their interactions of the last 90 days.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SevenP {
+    /// The party.
+    pub party_id: PartyId,
+    /// Profiling: person or organisation.
+    pub kind: String,
+    /// Profiling: roles held now.
+    pub roles: Vec<String>,
+    /// Profiling: lifecycle stage.
+    pub stage: Option<String>,
+    /// Profiling: the `tier` custom field.
+    pub tier: Option<String>,
+    /// Persistency: days since the first order.
+    pub tenure_days: Option<i64>,
+    /// Persistency: the `p_alive` score.
+    pub p_alive: Option<f64>,
+    /// Profitability: margin of all orders.
+    pub margin_to_date: Money,
+    /// Profitability: the `clv` score.
+    pub clv: Option<f64>,
+    /// Performance: revenue of the last 12 months.
+    pub revenue_12m: Money,
+    /// Performance: change against the 12 months before.
+    pub growth: Option<f64>,
+    /// Prospecting: open opportunities.
+    pub open_opportunities: u64,
+    /// Prospecting: their weighted amount.
+    pub weighted_pipeline: Money,
+    /// Product: distinct categories bought.
+    pub categories: u64,
+    /// Product: the category with the most revenue.
+    pub main_category: Option<String>,
+    /// Promotion: a contact point allows marketing.
+    pub marketable: bool,
+    /// Promotion: interactions in the last 90 days.
+    pub interactions_90d: u64,
+}

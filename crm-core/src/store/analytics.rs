@@ -405,3 +405,134 @@ impl Tx<'_> {
         Ok(out)
     }
 }
+
+impl Tx<'_> {
+    /// A customer's 7P profile (see [`SevenP`](crate::model::SevenP)), money
+    /// in `currency` converted at order dates.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown party or a
+    /// missing FX rate.
+    pub fn seven_p(
+        &self,
+        party: PartyId,
+        currency: Currency,
+        today: NaiveDate,
+    ) -> crate::Result<crate::model::SevenP> {
+        use crate::store::codec::time_text;
+        let p = self.get_party(party)?;
+        let card = self.key_accounts(Some(&[party]), currency, today);
+        // A person has no members; the scorecard's sums are theirs alone.
+        let (margin, revenue_12m, growth, interactions) = match card {
+            Ok(cards) if !cards.is_empty() && p.kind == crate::model::PartyKind::Organization => (
+                cards[0].margin_to_date,
+                cards[0].revenue_12m,
+                cards[0].growth,
+                cards[0].interactions_90d,
+            ),
+            _ => {
+                let (mut margin, mut recent, mut earlier) = (0i64, 0i64, 0i64);
+                let mut converter = Converter::new(self, currency);
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT o.currency, substr(o.ordered_at, 1, 10) AS day, sum(l.net) AS net, sum(l.cost) AS cost
+                     FROM orders o JOIN order_lines l ON l.order_id = o.id
+                     WHERE o.party_id = ?1 AND o.status NOT IN ('draft', 'cancelled') GROUP BY o.id",
+                )?;
+                for (c, day, net, cost) in collect(&mut stmt, params![party.to_string()], |row| {
+                    Ok((
+                        get_parsed::<Currency>(row, "currency")?,
+                        parse_date(&get::<String>(row, "day")?, "ordered_at")?,
+                        get::<i64>(row, "net")?,
+                        get::<i64>(row, "cost")?,
+                    ))
+                })? {
+                    let net = converter.convert(Money::new(net, c), day)?.minor();
+                    margin += net - converter.convert(Money::new(cost, c), day)?.minor();
+                    if day > today - chrono::Duration::days(365) && day <= today {
+                        recent += net;
+                    } else if day > today - chrono::Duration::days(730)
+                        && day <= today - chrono::Duration::days(365)
+                    {
+                        earlier += net;
+                    }
+                }
+                let touches: i64 = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT count(*) FROM interactions WHERE party_id = ?1 AND at >= ?2",
+                    )?
+                    .query_row(
+                        params![
+                            party.to_string(),
+                            time_text(
+                                &(today - chrono::Duration::days(90))
+                                    .and_time(chrono::NaiveTime::MIN)
+                                    .and_utc()
+                            )
+                        ],
+                        |row| row.get(0),
+                    )?;
+                (
+                    Money::new(margin, currency),
+                    Money::new(recent, currency),
+                    (earlier > 0).then(|| (recent - earlier) as f64 / earlier as f64),
+                    touches as u64,
+                )
+            }
+        };
+        let first: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT min(substr(ordered_at, 1, 10)) FROM orders WHERE party_id = ?1 AND status NOT IN ('draft', 'cancelled')",
+            )?
+            .query_row(params![party.to_string()], |row| row.get(0))?;
+        let tenure_days = first
+            .map(|d| parse_date(&d, "ordered_at"))
+            .transpose()?
+            .map(|d| (today - d).num_days());
+        let mut converter = Converter::new(self, currency);
+        let mut weighted = 0i64;
+        let mut open = 0u64;
+        for o in self.opportunities(Some(party))? {
+            if o.status == crate::model::OpportunityStatus::Open {
+                open += 1;
+                weighted += converter.convert(o.weighted(), today)?.minor();
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT coalesce(p.category, '') AS category, sum(l.net) AS net
+             FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN products p ON p.id = l.product_id
+             WHERE o.party_id = ?1 AND o.status NOT IN ('draft', 'cancelled')
+             GROUP BY category ORDER BY net DESC, category",
+        )?;
+        let categories: Vec<(String, i64)> =
+            collect(&mut stmt, params![party.to_string()], |row| {
+                Ok((get(row, "category")?, get(row, "net")?))
+            })?;
+        Ok(crate::model::SevenP {
+            party_id: party,
+            kind: p.kind.code().to_owned(),
+            roles: p
+                .roles
+                .iter()
+                .filter(|r| r.until.is_none())
+                .map(|r| r.role.code().to_owned())
+                .collect(),
+            stage: p.stage.map(|s| s.code().to_owned()),
+            tier: p.fields.get("tier").map(crate::model::FieldValue::to_text),
+            tenure_days,
+            p_alive: self.score(party, "p_alive")?,
+            margin_to_date: margin,
+            clv: self.score(party, "clv")?,
+            revenue_12m,
+            growth,
+            open_opportunities: open,
+            weighted_pipeline: Money::new(weighted, currency),
+            categories: categories.len() as u64,
+            main_category: categories.first().map(|(c, _)| c.clone()).filter(|c| !c.is_empty()),
+            marketable: p.contacts.iter().any(|c| c.allows("marketing")),
+            interactions_90d: interactions,
+        })
+    }
+}

@@ -261,3 +261,67 @@ fn key_account_scorecard_rolls_up_subsidiaries_and_people() {
     assert!((card.risk - 0.2).abs() < 1e-12, "{}", card.risk);
     assert_eq!(card.loss_if_lost, 4000.0);
 }
+
+#[test]
+fn seven_p_profile_of_a_customer() {
+    let (crm, _) = crm_at(Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap());
+    let person = crm
+        .write(|tx| {
+            tx.create_product(
+                NewProduct::new("AC", "AC")
+                    .with_category("hvac")
+                    .with_price(Money::parse("100", Currency::CNY)?)
+                    .with_cost(Money::parse("70", Currency::CNY)?),
+            )?;
+            tx.create_product(
+                NewProduct::new("F", "Filter")
+                    .with_category("parts")
+                    .with_price(Money::parse("10", Currency::CNY)?),
+            )?;
+            tx.save_pipeline(
+                Pipeline::new("p", "P").with_stage(PipelineStage::new("s", "S", "阶段", 25)),
+            )?;
+            let person = tx
+                .create_party(
+                    NewParty::person("王芳").with_role(Role::Customer).with_contact_point(
+                        crm_core::NewContactPoint::new(
+                            crm_core::ContactKind::Email,
+                            "wf@example.com",
+                        )
+                        .with_consent("marketing", true, "form"),
+                    ),
+                )?
+                .id;
+            tx.create_order(
+                NewOrder::new(
+                    person,
+                    Currency::CNY,
+                    Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap(),
+                )
+                .confirmed()
+                .with_line(NewLine::new("AC", 2))
+                .with_line(NewLine::new("F", 3)),
+            )?;
+            tx.create_opportunity(NewOpportunity::new(
+                person,
+                "p",
+                "more",
+                Money::parse("400", Currency::CNY)?,
+                day(2026, 9, 1),
+            ))?;
+            tx.set_score(person, "p_alive", 0.9)?;
+            Ok(person)
+        })
+        .unwrap();
+    let p = crm.read(|tx| tx.seven_p(person, Currency::CNY, day(2026, 6, 30))).unwrap();
+    assert_eq!((p.kind.as_str(), p.roles.clone()), ("person", vec!["customer".to_owned()]));
+    assert_eq!((p.tenure_days, p.p_alive), (Some(180), Some(0.9)));
+    assert_eq!(p.margin_to_date, Money::parse("90", Currency::CNY).unwrap());
+    assert_eq!((p.revenue_12m, p.growth), (Money::parse("230", Currency::CNY).unwrap(), None));
+    assert_eq!(
+        (p.open_opportunities, p.weighted_pipeline),
+        (1, Money::parse("100", Currency::CNY).unwrap())
+    );
+    assert_eq!((p.categories, p.main_category.as_deref()), (2, Some("hvac")));
+    assert!(p.marketable);
+}
