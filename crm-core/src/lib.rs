@@ -94,6 +94,15 @@
 //!   [`Tx::open_case`], [`Tx::set_case_status`], [`Tx::cases_breaching`],
 //!   [`Tx::escalate_breaches`]; [`Tx::sla_report`] and [`Tx::kpi_report`].
 //!
+//! ## Analytics
+//!
+//! [`analytics`] fits the customer-base models (BG/NBD, Pareto/NBD,
+//! MBG/NBD, BG/BB, Gamma-Gamma) and computes CLV, RFM, validation and
+//! profitability over columns; [`Tx::customer_summary`] builds those
+//! columns from the orders, [`Tx::set_scores`] stores results, and
+//! [`Tx::assign_lifecycle_stages`], [`Tx::churn_causes`],
+//! [`Tx::key_accounts`] and [`Tx::seven_p`] answer the business questions.
+//!
 //! ## Data flow
 //!
 //! Callers (the application, the `crm` CLI, imports) → [`Tx`] methods
