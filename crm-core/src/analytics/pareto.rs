@@ -57,7 +57,7 @@ struct Problem {
 }
 
 impl Problem {
-    fn ll(&self, p: &[f64]) -> Option<f64> {
+    fn total_ll(&self, p: &[f64]) -> Option<f64> {
         let rows = &self.rows;
         let mut total = 0.0;
         for i in 0..rows.x.len() {
@@ -76,8 +76,12 @@ impl Likelihood for Problem {
         self.rows.total
     }
 
+    fn ll(&self, p: &[f64]) -> Option<f64> {
+        self.total_ll(p)
+    }
+
     fn ll_and_grad(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {
-        let ll = self.ll(p)?;
+        let ll = self.total_ll(p)?;
         let mut grad = vec![0.0; 4];
         for k in 0..4 {
             // Central differences with a relative step (truncation error
@@ -86,7 +90,7 @@ impl Likelihood for Problem {
             let at = |step: f64| {
                 let mut q = p.to_vec();
                 q[k] += step;
-                self.ll(&q)
+                self.total_ll(&q)
             };
             grad[k] = (at(h)? - at(-h)?) / (2.0 * h);
         }
