@@ -77,7 +77,8 @@ fn main() {
         eprintln!("{bg_info:?}");
     }
     let ((mbg, _), mbg_s) = best(runs, || MbgNbd::fit(&x, &tx, &t, None, &o).unwrap());
-    let ((pareto, pareto_info), pareto_s) = best(runs, || ParetoNbd::fit(&x, &tx, &t, None, &o).unwrap());
+    let ((pareto, pareto_info), pareto_s) =
+        best(runs, || ParetoNbd::fit(&x, &tx, &t, None, &o).unwrap());
     if std::env::var("CRM_BENCH_DEBUG").is_ok() {
         eprintln!("{pareto_info:?}");
     }

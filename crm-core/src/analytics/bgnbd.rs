@@ -111,6 +111,10 @@ pub(crate) struct Grouped {
     /// Distinct x values.
     pub(crate) xs: Vec<f64>,
     pub(crate) total: f64,
+    /// Rows before grouping.
+    pub(crate) rows_in: usize,
+    /// The longest age T (the time unit of the penalty, as in `lifetimes`).
+    pub(crate) max_t: f64,
 }
 
 impl Grouped {
@@ -129,6 +133,8 @@ impl Grouped {
             xi: Vec::new(),
             xs: Vec::new(),
             total: data.total(),
+            rows_in: data.x.len(),
+            max_t: data.t.iter().copied().fold(0.0, f64::max),
         };
         for ((x, tx, t), w) in rows {
             if w == 0.0 {
@@ -251,6 +257,10 @@ impl Likelihood for Problem {
 
     fn total_weight(&self) -> f64 {
         self.rows.total
+    }
+
+    fn penalty_scale(&self) -> Vec<f64> {
+        vec![1.0, 1.0 / self.rows.max_t.max(f64::MIN_POSITIVE), 1.0, 1.0]
     }
 
     fn ll_and_grad(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {

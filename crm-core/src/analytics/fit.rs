@@ -13,8 +13,13 @@ use crate::Error;
 /// Options of a fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
-    /// L2 penalty `λ Σ θ²` added to the mean negative log-likelihood (the
-    /// convention of Python `lifetimes`); 0 for plain maximum likelihood.
+    /// L2 penalty, exactly as Python `lifetimes` applies `penalizer_coef`:
+    /// `λ Σ θ²` added to the mean negative log-likelihood, with the time
+    /// scale parameters (α, and β of Pareto/NBD) measured in units of the
+    /// longest customer age, and — a quirk of `lifetimes` kept for
+    /// agreement — Pareto/NBD's likelihood divided by the mean weight (the
+    /// total likelihood for unweighted rows). 0 for plain maximum
+    /// likelihood.
     pub penalizer: f64,
     /// Most L-BFGS iterations.
     pub max_iterations: u64,
@@ -47,7 +52,7 @@ pub struct FitInfo {
     /// L-BFGS iterations plus Newton polishing steps.
     pub iterations: u64,
     /// Largest absolute component of the gradient of the mean objective
-    /// with respect to the log-parameters at the end.
+    /// (per customer) with respect to the log-parameters at the end.
     pub gradient_norm: f64,
     /// Customers (or weighted rows) the model was fitted on.
     pub customers: f64,
@@ -69,6 +74,16 @@ pub(crate) trait Likelihood {
     fn ll(&self, theta: &[f64]) -> Option<f64> {
         self.ll_and_grad(theta).map(|(ll, _)| ll)
     }
+
+    /// What each parameter is multiplied by inside the penalty.
+    fn penalty_scale(&self) -> Vec<f64> {
+        vec![1.0; self.n_params()]
+    }
+
+    /// What the log-likelihood is divided by in the objective.
+    fn divisor(&self) -> f64 {
+        self.total_weight()
+    }
 }
 
 /// The objective in log-parameter space.
@@ -85,8 +100,10 @@ impl<L: Likelihood> Objective<'_, L> {
             return None;
         }
         let ll = self.likelihood.ll(&theta)?;
-        let penalty: f64 = theta.iter().map(|t| t * t).sum::<f64>() * self.penalizer;
-        let cost = -ll / self.likelihood.total_weight() + penalty;
+        let scale = self.likelihood.penalty_scale();
+        let penalty: f64 =
+            theta.iter().zip(&scale).map(|(t, s)| (t * s).powi(2)).sum::<f64>() * self.penalizer;
+        let cost = -ll / self.likelihood.divisor() + penalty;
         cost.is_finite().then_some(cost)
     }
 
@@ -96,11 +113,17 @@ impl<L: Likelihood> Objective<'_, L> {
             return None;
         }
         let (ll, grad) = self.likelihood.ll_and_grad(&theta)?;
-        let n = self.likelihood.total_weight();
-        let penalty: f64 = theta.iter().map(|t| t * t).sum::<f64>() * self.penalizer;
+        let n = self.likelihood.divisor();
+        let scale = self.likelihood.penalty_scale();
+        let penalty: f64 =
+            theta.iter().zip(&scale).map(|(t, s)| (t * s).powi(2)).sum::<f64>() * self.penalizer;
         let cost = -ll / n + penalty;
-        let grad_phi: Vec<f64> =
-            theta.iter().zip(&grad).map(|(t, g)| t * (-g / n + 2.0 * self.penalizer * t)).collect();
+        let grad_phi: Vec<f64> = theta
+            .iter()
+            .zip(&grad)
+            .zip(&scale)
+            .map(|((t, g), s)| t * (-g / n + 2.0 * self.penalizer * s * s * t))
+            .collect();
         (cost.is_finite() && grad_phi.iter().all(|g| g.is_finite())).then_some((cost, grad_phi))
     }
 }
@@ -177,6 +200,8 @@ pub(crate) fn maximise<L: Likelihood>(
         ));
     }
     let objective = Objective { likelihood, penalizer: options.penalizer };
+    // Convergence is judged on the mean objective, whatever the divisor.
+    let rescale = likelihood.divisor() / likelihood.total_weight();
     let phi0: Vec<f64> = initial.iter().map(|v| v.ln()).collect();
     if objective.eval(&phi0).is_none() {
         return Err(Error::invalid(
@@ -211,7 +236,7 @@ pub(crate) fn maximise<L: Likelihood>(
         let Some((cost, grad)) = objective.eval(&phi) else { break };
         // 1e-10 on the mean objective pins the parameters to ~1e-10 relative,
         // far below what any caller can see; more would only chase rounding.
-        if max_abs(&grad) < 1e-10 {
+        if max_abs(&grad) * rescale < 1e-10 {
             break;
         }
         let n = phi.len();
@@ -273,7 +298,7 @@ pub(crate) fn maximise<L: Likelihood>(
     let (log_likelihood, _) = likelihood.ll_and_grad(&theta).ok_or_else(|| {
         Error::Internal("the likelihood is undefined at the fitted parameters".into())
     })?;
-    let gradient_norm = max_abs(&grad);
+    let gradient_norm = max_abs(&grad) * rescale;
     Ok((
         theta,
         FitInfo {

@@ -76,6 +76,15 @@ impl Likelihood for Problem {
         self.rows.total
     }
 
+    fn penalty_scale(&self) -> Vec<f64> {
+        let time = 1.0 / self.rows.max_t.max(f64::MIN_POSITIVE);
+        vec![1.0, time, 1.0, time]
+    }
+
+    fn divisor(&self) -> f64 {
+        self.rows.total / self.rows.rows_in.max(1) as f64
+    }
+
     fn ll(&self, p: &[f64]) -> Option<f64> {
         self.total_ll(p)
     }

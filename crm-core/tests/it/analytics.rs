@@ -266,3 +266,22 @@ fn agrees_with_python_lifetimes() {
         close(ours, theirs, 1e-4);
     }
 }
+
+/// The L2 penalty has the meaning it has in Python `lifetimes`
+/// (`penalizer_coef × Σ θ²` added to the mean negative log-likelihood).
+#[test]
+fn penalised_fits_agree_with_python_lifetimes() {
+    let (x, tx, t) = summary_file();
+    for (penalizer, want) in [
+        (0.1, [0.23094701386573419, 4.2192875236191, 0.12865474020745912, 0.26712679605041983]),
+        (0.001, [0.2427762678803234, 4.405278055812616, 0.49844648746934267, 1.3232442257029946]),
+    ] {
+        let (m, info) =
+            BgNbd::fit(&x, &tx, &t, None, &FitOptions::default().penalizer(penalizer)).unwrap();
+        assert!(info.converged, "{info:?}");
+        for (ours, theirs) in [m.r, m.alpha, m.a, m.b].into_iter().zip(want) {
+            close(ours, theirs, 1e-3);
+        }
+    }
+    assert!(BgNbd::fit(&x, &tx, &t, None, &FitOptions::default().penalizer(-1.0)).is_err());
+}
