@@ -99,10 +99,31 @@ fn main() {
             .unwrap();
     let score_s = started.elapsed().as_secs_f64();
     std::hint::black_box(scores.clv.iter().sum::<f64>());
-    let _ = (mbg, pareto, bgbb);
     if json {
+        let params = format!(
+            "{{\"bg-nbd\": {{\"r\": {}, \"alpha\": {}, \"a\": {}, \"b\": {}}}, \"mbg-nbd\": {{\"r\": {}, \"alpha\": {}, \"a\": {}, \"b\": {}}}, \"pareto-nbd\": {{\"r\": {}, \"alpha\": {}, \"s\": {}, \"beta\": {}}}, \"bg-bb\": {{\"alpha\": {}, \"beta\": {}, \"gamma\": {}, \"delta\": {}}}, \"gamma-gamma\": {{\"p\": {}, \"q\": {}, \"v\": {}}}}}",
+            bg.r,
+            bg.alpha,
+            bg.a,
+            bg.b,
+            mbg.r,
+            mbg.alpha,
+            mbg.a,
+            mbg.b,
+            pareto.r,
+            pareto.alpha,
+            pareto.s,
+            pareto.beta,
+            bgbb.alpha,
+            bgbb.beta,
+            bgbb.gamma,
+            bgbb.delta,
+            gg.p,
+            gg.q,
+            gg.gamma
+        );
         println!(
-            "{{\"bg-nbd\": {bg_s}, \"mbg-nbd\": {mbg_s}, \"pareto-nbd\": {pareto_s}, \"bg-bb\": {bgbb_s}, \"gamma-gamma\": {gg_s}, \"score_customers\": {n}, \"score_seconds\": {score_s}}}"
+            "{{\"bg-nbd\": {bg_s}, \"mbg-nbd\": {mbg_s}, \"pareto-nbd\": {pareto_s}, \"bg-bb\": {bgbb_s}, \"gamma-gamma\": {gg_s}, \"score_customers\": {n}, \"score_seconds\": {score_s}, \"params\": {params}}}"
         );
     } else {
         println!("model fits (min of {runs} runs):");

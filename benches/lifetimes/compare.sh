@@ -21,9 +21,10 @@ ours=$(CRM_BENCH_JSON=1 CRM_BENCH_RUNS="$runs" cargo bench --quiet -p crm-benche
 "$venv/bin/python" - "$reference" "$ours" <<'PY'
 import json, sys
 ref, ours = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{'model':<12} {'lifetimes':>12} {'crm':>12} {'speed-up':>9}")
+print(f"{'model':<12} {'lifetimes':>12} {'crm':>12} {'speed-up':>9}  {'max rel. parameter difference':>30}")
 for name in ["bg-nbd", "mbg-nbd", "pareto-nbd", "bg-bb", "gamma-gamma"]:
     theirs, mine = ref[name]["seconds"], ours[name]
-    print(f"{name:<12} {theirs * 1e3:>9.1f} ms {mine * 1e3:>9.2f} ms {theirs / mine:>8.1f}x")
+    diff = max(abs(ours["params"][name][k] - v) / abs(v) for k, v in ref[name]["params"].items())
+    print(f"{name:<12} {theirs * 1e3:>9.1f} ms {mine * 1e3:>9.2f} ms {theirs / mine:>8.1f}x  {diff:>30.1e}")
 print(f"scoring {ours['score_customers']:,} customers (P(alive), E[X(39)], CLV): {ours['score_seconds']:.3f} s")
 PY
