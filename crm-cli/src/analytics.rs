@@ -412,6 +412,12 @@ pub(crate) fn report_clv(crm: &Crm, report: &crate::report::Options, top: usize)
         );
         return Ok(());
     }
+    if !info.converged {
+        say!(
+            "warning: the BG/NBD fit did not converge ({}); treat the figures with care",
+            info.stopped
+        );
+    }
     say!(
         "CLV over 12 months in {currency} (BG/NBD r={:.3} α={:.3} a={:.3} b={:.3}{})",
         model.r,

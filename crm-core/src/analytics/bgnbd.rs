@@ -7,7 +7,9 @@
 
 use crate::Error;
 use crate::analytics::fit::{FitInfo, FitOptions, Likelihood, maximise};
-use crate::analytics::special::{digamma, hyp2f1, hyp2f1_many, ln_beta, ln_gamma, log_add_exp};
+use crate::analytics::special::{
+    digamma, hyp2f1, hyp2f1_many, ln_beta, ln_gamma, log_add_exp, trigamma,
+};
 use crate::analytics::summary::check_rft;
 
 /// Fitted BG/NBD parameters.
@@ -246,6 +248,93 @@ fn customer_ll(
     }
 }
 
+/// Second derivatives of the x-only terms in (r, a, b).
+fn x_hessian(variant: Variant, p: &[f64], x: f64) -> [[f64; 4]; 4] {
+    let (r, a, b) = (p[0], p[2], p[3]);
+    let shift = if variant == Variant::Mbg { 1.0 } else { 0.0 };
+    let (ab, abx) = (trigamma(a + b), trigamma(a + b + x + shift));
+    let mut h = [[0.0; 4]; 4];
+    h[0][0] = trigamma(r + x) - trigamma(r);
+    h[2][2] = ab - abx;
+    h[2][3] = ab - abx;
+    h[3][2] = ab - abx;
+    h[3][3] = ab + trigamma(b + x + shift) - trigamma(b) - abx;
+    h
+}
+
+fn outer(u: &[f64; 4], v: &[f64; 4]) -> [[f64; 4]; 4] {
+    std::array::from_fn(|i| std::array::from_fn(|j| u[i] * v[j]))
+}
+
+fn add_scaled(h: &mut [[f64; 4]; 4], m: &[[f64; 4]; 4], w: f64) {
+    for i in 0..4 {
+        for j in 0..4 {
+            h[i][j] += w * m[i][j];
+        }
+    }
+}
+
+/// One customer's Hessian in (r, α, a, b), given the x-only Hessian.
+fn customer_hessian(
+    variant: Variant,
+    p: &[f64],
+    x: f64,
+    tx: f64,
+    t: f64,
+    xh: &[[f64; 4]; 4],
+) -> [[f64; 4]; 4] {
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    let mut h = *xh;
+    h[0][1] += 1.0 / alpha;
+    h[1][0] += 1.0 / alpha;
+    h[1][1] += -r / (alpha * alpha);
+    let at = alpha + t;
+    let atx = alpha + tx;
+    let d3 = [-at.ln(), -(r + x) / at, 0.0, 0.0];
+    let mut h3 = [[0.0; 4]; 4];
+    h3[0][1] = -1.0 / at;
+    h3[1][0] = -1.0 / at;
+    h3[1][1] = (r + x) / (at * at);
+    match variant {
+        Variant::Bg if x > 0.0 => {
+            let a3 = -(r + x) * at.ln();
+            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * atx.ln();
+            let ln_s = log_add_exp(a3, a4);
+            let (w3, w4) = ((a3 - ln_s).exp(), (a4 - ln_s).exp());
+            let d4 = [-atx.ln(), -(r + x) / atx, 1.0 / a, -1.0 / (b + x - 1.0)];
+            let mut h4 = [[0.0; 4]; 4];
+            h4[0][1] = -1.0 / atx;
+            h4[1][0] = -1.0 / atx;
+            h4[1][1] = (r + x) / (atx * atx);
+            h4[2][2] = -1.0 / (a * a);
+            h4[3][3] = 1.0 / ((b + x - 1.0) * (b + x - 1.0));
+            let mean: [f64; 4] = std::array::from_fn(|k| w3 * d3[k] + w4 * d4[k]);
+            add_scaled(&mut h, &h3, w3);
+            add_scaled(&mut h, &outer(&d3, &d3), w3);
+            add_scaled(&mut h, &h4, w4);
+            add_scaled(&mut h, &outer(&d4, &d4), w4);
+            add_scaled(&mut h, &outer(&mean, &mean), -1.0);
+        }
+        Variant::Bg => add_scaled(&mut h, &h3, 1.0),
+        Variant::Mbg => {
+            add_scaled(&mut h, &h3, 1.0);
+            let a4 = a.ln() - (b + x).ln() + (r + x) * (at.ln() - atx.ln());
+            let sigma = 1.0 / (1.0 + (-a4).exp());
+            let d4 =
+                [at.ln() - atx.ln(), (r + x) * (1.0 / at - 1.0 / atx), 1.0 / a, -1.0 / (b + x)];
+            let mut h4 = [[0.0; 4]; 4];
+            h4[0][1] = 1.0 / at - 1.0 / atx;
+            h4[1][0] = h4[0][1];
+            h4[1][1] = (r + x) * (-1.0 / (at * at) + 1.0 / (atx * atx));
+            h4[2][2] = -1.0 / (a * a);
+            h4[3][3] = 1.0 / ((b + x) * (b + x));
+            add_scaled(&mut h, &h4, sigma);
+            add_scaled(&mut h, &outer(&d4, &d4), sigma * (1.0 - sigma));
+        }
+    }
+    h
+}
+
 fn one_customer(variant: Variant, p: &[f64], x: f64, tx: f64, t: f64) -> (f64, [f64; 4]) {
     customer_ll(variant, p, x, tx, t, x_terms(variant, p, x))
 }
@@ -261,6 +350,29 @@ impl Likelihood for Problem {
 
     fn penalty_scale(&self) -> Vec<f64> {
         vec![1.0, 1.0 / self.rows.max_t.max(f64::MIN_POSITIVE), 1.0, 1.0]
+    }
+
+    fn ll_grad_hess(&self, p: &[f64]) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        let (total, grad) = self.ll_and_grad(p)?;
+        let hessians: Vec<[[f64; 4]; 4]> =
+            self.rows.xs.iter().map(|x| x_hessian(self.variant, p, *x)).collect();
+        let rows = &self.rows;
+        let mut hess = [[0.0; 4]; 4];
+        for i in 0..rows.x.len() {
+            let h = customer_hessian(
+                self.variant,
+                p,
+                rows.x[i],
+                rows.tx[i],
+                rows.t[i],
+                &hessians[rows.xi[i]],
+            );
+            add_scaled(&mut hess, &h, rows.w[i]);
+        }
+        hess.iter()
+            .flatten()
+            .all(|v| v.is_finite())
+            .then(|| (total, grad, hess.iter().map(|row| row.to_vec()).collect()))
     }
 
     fn ll_and_grad(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {
@@ -523,6 +635,35 @@ mod tests {
                 Problem { rows: Grouped::new(&Rft::new(&X, &TX, &T, None).unwrap()), variant };
             check_gradient(&problem, &[0.243, 4.414, 0.793, 2.426]);
             check_gradient(&problem, &[1.7, 0.6, 2.1, 0.9]);
+        }
+    }
+
+    #[test]
+    fn hessians_match_finite_differences_of_the_gradient() {
+        for variant in [Variant::Bg, Variant::Mbg] {
+            let problem =
+                Problem { rows: Grouped::new(&Rft::new(&X, &TX, &T, None).unwrap()), variant };
+            for p in [[0.243, 4.414, 0.793, 2.426], [1.7, 0.6, 2.1, 0.9]] {
+                let (_, _, hess) = problem.ll_grad_hess(&p).unwrap();
+                for j in 0..4 {
+                    let h = 1e-6 * p[j];
+                    let mut up = p;
+                    up[j] += h;
+                    let mut down = p;
+                    down[j] -= h;
+                    let gu = problem.ll_and_grad(&up).unwrap().1;
+                    let gd = problem.ll_and_grad(&down).unwrap().1;
+                    for i in 0..4 {
+                        let numeric = (gu[i] - gd[i]) / (2.0 * h);
+                        let scale = hess[i][j].abs().max(1.0);
+                        assert!(
+                            (numeric - hess[i][j]).abs() < 1e-4 * scale,
+                            "{i},{j}: {} vs {numeric}",
+                            hess[i][j]
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -75,6 +75,12 @@ pub(crate) trait Likelihood {
         self.ll_and_grad(theta).map(|(ll, _)| ll)
     }
 
+    /// `(Σ ll, ∇θ, ∇²θ)` for models with an analytic Hessian (used for the
+    /// final Newton steps instead of finite differences).
+    fn ll_grad_hess(&self, _theta: &[f64]) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        None
+    }
+
     /// What each parameter is multiplied by inside the penalty.
     fn penalty_scale(&self) -> Vec<f64> {
         vec![1.0; self.n_params()]
@@ -107,6 +113,34 @@ impl<L: Likelihood> Objective<'_, L> {
         cost.is_finite().then_some(cost)
     }
 
+    /// Cost, gradient and Hessian in log-parameters, when the model has an
+    /// analytic Hessian.
+    fn eval_hessian(&self, phi: &[f64]) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        let theta: Vec<f64> = phi.iter().map(|p| p.exp()).collect();
+        let (ll, grad, hess) = self.likelihood.ll_grad_hess(&theta)?;
+        let n = self.likelihood.divisor();
+        let scale = self.likelihood.penalty_scale();
+        let lambda = self.penalizer;
+        let k = theta.len();
+        let penalty: f64 =
+            theta.iter().zip(&scale).map(|(t, s)| (t * s).powi(2)).sum::<f64>() * lambda;
+        let cost = -ll / n + penalty;
+        let g: Vec<f64> = (0..k)
+            .map(|i| theta[i] * (-grad[i] / n) + 2.0 * lambda * (scale[i] * theta[i]).powi(2))
+            .collect();
+        let mut h = vec![vec![0.0; k]; k];
+        for i in 0..k {
+            for j in 0..k {
+                h[i][j] = -theta[i] * theta[j] * hess[i][j] / n;
+            }
+            h[i][i] += -theta[i] * grad[i] / n + 4.0 * lambda * (scale[i] * theta[i]).powi(2);
+        }
+        (cost.is_finite()
+            && g.iter().all(|v| v.is_finite())
+            && h.iter().flatten().all(|v| v.is_finite()))
+        .then_some((cost, g, h))
+    }
+
     fn eval(&self, phi: &[f64]) -> Option<(f64, Vec<f64>)> {
         let theta: Vec<f64> = phi.iter().map(|p| p.exp()).collect();
         if theta.iter().any(|t| !t.is_finite() || *t <= 0.0) {
@@ -127,6 +161,10 @@ impl<L: Likelihood> Objective<'_, L> {
         (cost.is_finite() && grad_phi.iter().all(|g| g.is_finite())).then_some((cost, grad_phi))
     }
 }
+
+/// A log-parameter this large (e^30 ≈ 1e13) means the likelihood has no
+/// interior maximum: the fit stops and says it did not converge.
+const RUNAWAY: f64 = 30.0;
 
 /// A cost the line search can step back from where the model is undefined.
 const UNDEFINED: f64 = 1e100;
@@ -151,6 +189,32 @@ impl<L: Likelihood> Gradient for Objective<'_, L> {
 
 fn max_abs(values: &[f64]) -> f64 {
     values.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// A central-difference Hessian of the gradient, symmetrised.
+fn fd_hessian<L: Likelihood>(objective: &Objective<'_, L>, phi: &[f64]) -> Option<Vec<Vec<f64>>> {
+    let n = phi.len();
+    let mut hessian = vec![vec![0.0; n]; n];
+    for j in 0..n {
+        let h = 1e-5 * (1.0 + phi[j].abs());
+        let mut up = phi.to_vec();
+        up[j] += h;
+        let mut down = phi.to_vec();
+        down[j] -= h;
+        let (_, gu) = objective.eval(&up)?;
+        let (_, gd) = objective.eval(&down)?;
+        for i in 0..n {
+            hessian[i][j] = (gu[i] - gd[i]) / (2.0 * h);
+        }
+    }
+    for i in 0..n {
+        for j in 0..i {
+            let mean = 0.5 * (hessian[i][j] + hessian[j][i]);
+            hessian[i][j] = mean;
+            hessian[j][i] = mean;
+        }
+    }
+    Some(hessian)
 }
 
 /// Solves `h x = g` for a small dense system by Gaussian elimination with
@@ -211,12 +275,20 @@ pub(crate) fn maximise<L: Likelihood>(
     }
     // L-BFGS gets close; the Newton steps below make the last digits exact,
     // so its own stopping rules can be moderate.
+    let has_hessian = likelihood.ll_grad_hess(initial).is_some();
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-        .with_tolerance_grad(1e-8)
+        .with_tolerance_grad(if has_hessian { 1e-4 } else { 1e-8 })
         .and_then(|s| s.with_tolerance_cost(1e-12))
         .map_err(|e| Error::Internal(format!("optimiser set-up: {e}")))?;
     let result = Executor::new(Objective { likelihood, penalizer: options.penalizer }, solver)
-        .configure(|state| state.param(phi0.clone()).max_iters(options.max_iterations))
+        .configure(|state| {
+            // With an analytic Hessian, Newton's method below does the work.
+            state.param(phi0.clone()).max_iters(if has_hessian {
+                0
+            } else {
+                options.max_iterations
+            })
+        })
         .run();
     let (mut phi, mut iterations, mut stopped) = match result {
         Ok(result) => {
@@ -231,46 +303,46 @@ pub(crate) fn maximise<L: Likelihood>(
         // changes in double precision; the Newton steps below finish.
         Err(error) => (phi0.clone(), 0, format!("L-BFGS stopped: {error}")),
     };
-    // Newton polishing on a central-difference Hessian of the gradient.
-    for _ in 0..20 {
-        let Some((cost, grad)) = objective.eval(&phi) else { break };
+    // Newton polishing: on the analytic Hessian when the model has one, else
+    // on a central-difference Hessian of the gradient.
+    for _ in 0..if has_hessian { 100 } else { 20 } {
+        let analytic = objective.eval_hessian(&phi);
+        let (cost, grad, hessian) = match analytic {
+            Some(found) => found,
+            None => {
+                let Some((cost, grad)) = objective.eval(&phi) else { break };
+                let Some(hessian) = fd_hessian(&objective, &phi) else { break };
+                (cost, grad, hessian)
+            }
+        };
+        if max_abs(&phi) > RUNAWAY {
+            break;
+        }
         // 1e-10 on the mean objective pins the parameters to ~1e-10 relative,
         // far below what any caller can see; more would only chase rounding.
         if max_abs(&grad) * rescale < 1e-10 {
             break;
         }
-        let n = phi.len();
-        let mut hessian = vec![vec![0.0; n]; n];
-        let mut ok = true;
-        for j in 0..n {
-            let h = 1e-5 * (1.0 + phi[j].abs());
-            let mut up = phi.clone();
-            up[j] += h;
-            let mut down = phi.clone();
-            down[j] -= h;
-            match (objective.eval(&up), objective.eval(&down)) {
-                (Some((_, gu)), Some((_, gd))) => {
-                    for i in 0..n {
-                        hessian[i][j] = (gu[i] - gd[i]) / (2.0 * h);
-                    }
-                }
-                _ => ok = false,
+        // Far from the optimum the Hessian may not be positive definite;
+        // then the Newton step is no descent direction and the gradient is
+        // followed instead (scaled to a modest step).
+        let newton = solve(hessian, grad.clone())
+            .filter(|step| step.iter().zip(&grad).map(|(s, g)| s * g).sum::<f64>() > 0.0);
+        let step = match newton {
+            Some(step) => step,
+            None if has_hessian => {
+                let norm = max_abs(&grad).max(f64::MIN_POSITIVE);
+                grad.iter().map(|g| g / norm * 0.5).collect()
             }
-        }
-        if !ok {
-            break;
-        }
-        for i in 0..n {
-            for j in 0..i {
-                let mean = 0.5 * (hessian[i][j] + hessian[j][i]);
-                hessian[i][j] = mean;
-                hessian[j][i] = mean;
-            }
-        }
-        let Some(step) = solve(hessian, grad.clone()) else { break };
+            None => break,
+        };
         if max_abs(&step) < 1e-12 {
             break;
         }
+        // A trust region in log-parameters: at most ×e² per step.
+        let longest = max_abs(&step);
+        let step: Vec<f64> =
+            if longest > 2.0 { step.iter().map(|s| s * 2.0 / longest).collect() } else { step };
         // Halve the step until the cost does not rise.
         let mut scale = 1.0;
         let mut moved = false;
@@ -299,11 +371,17 @@ pub(crate) fn maximise<L: Likelihood>(
         Error::Internal("the likelihood is undefined at the fitted parameters".into())
     })?;
     let gradient_norm = max_abs(&grad) * rescale;
+    let runaway = max_abs(&phi) > RUNAWAY;
+    if runaway {
+        stopped =
+            "parameters ran away: the data do not pin the model down (e.g. no customer drops out)"
+                .to_owned();
+    }
     Ok((
         theta,
         FitInfo {
             log_likelihood,
-            converged: gradient_norm < 1e-6,
+            converged: gradient_norm < 1e-6 && !runaway,
             iterations,
             gradient_norm,
             customers: likelihood.total_weight(),

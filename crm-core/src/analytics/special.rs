@@ -3,6 +3,27 @@
 
 pub(crate) use statrs::function::gamma::{digamma, ln_gamma};
 
+/// The trigamma function ψ′(x) for x > 0: the recurrence
+/// ψ′(x) = ψ′(x + 1) + 1/x² up to x ≥ 10, then the asymptotic series
+/// (error below 1e-15 there).
+pub(crate) fn trigamma(mut x: f64) -> f64 {
+    let mut value = 0.0;
+    while x < 10.0 {
+        value += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    value
+        + inv
+        + inv2 / 2.0
+        + inv
+            * inv2
+            * (1.0 / 6.0
+                - inv2
+                    * (1.0 / 30.0 - inv2 * (1.0 / 42.0 - inv2 * (1.0 / 30.0 - inv2 * 5.0 / 66.0))))
+}
+
 /// `ln B(a, b)` for positive arguments.
 pub(crate) fn ln_beta(a: f64, b: f64) -> f64 {
     ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
@@ -138,6 +159,19 @@ mod tests {
         }
         assert_eq!(hyp2f1(1.0, 1.0, 2.0, 0.0), Some(1.0));
         assert_eq!(hyp2f1(1.0, 1.0, 2.0, 1.0), None);
+    }
+
+    #[test]
+    fn trigamma_matches_known_values_and_the_derivative_of_digamma() {
+        // ψ′(1) = π²/6, ψ′(1/2) = π²/2.
+        let pi2 = std::f64::consts::PI * std::f64::consts::PI;
+        assert!((trigamma(1.0) - pi2 / 6.0).abs() < 1e-12);
+        assert!((trigamma(0.5) - pi2 / 2.0).abs() < 1e-12);
+        for x in [0.3, 2.5, 7.0, 40.0] {
+            let h = 1e-5 * x;
+            let numeric = (digamma(x + h) - digamma(x - h)) / (2.0 * h);
+            assert!((trigamma(x) - numeric).abs() < 1e-6 * numeric.abs(), "{x}");
+        }
     }
 
     #[test]
