@@ -376,6 +376,10 @@ pub(crate) fn maximise<L: Likelihood>(
         stopped =
             "parameters ran away: the data do not pin the model down (e.g. no customer drops out)"
                 .to_owned();
+    } else if gradient_norm >= 1e-6 {
+        stopped = format!(
+            "no optimum reached: gradient {gradient_norm:.1e} after {iterations} steps (the likelihood may rise along a ridge)"
+        );
     }
     Ok((
         theta,
