@@ -15,8 +15,9 @@
 //!   maps them to named segments.
 //!
 //! Parameters are fitted over their logarithms (so they stay positive)
-//! with L-BFGS from `argmin` and polished by Newton steps, so the result is
-//! the optimum to full double precision, not a loose stop: on the CDNOW
+//! by Newton's method on analytic Hessians (BG/NBD, MBG/NBD) or L-BFGS from
+//! `argmin` polished by Newton steps (the others), so the result is the
+//! optimum to full double precision, not a loose stop: on the CDNOW
 //! sample BG/NBD gives the published r = 0.243, α = 4.414, a = 0.793,
 //! b = 2.426, LL = −9582.4.
 //!
