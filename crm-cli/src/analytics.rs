@@ -672,3 +672,33 @@ pub(crate) fn report_key_accounts(crm: &Crm, options: &crate::report::Options) -
     }
     Ok(())
 }
+
+/// `crm score`: fit BG/NBD and Gamma-Gamma on the orders and store every
+/// customer's `clv`, `p_alive` and `expected_purchases` scores (with
+/// history), as a scoring run would.
+pub(crate) fn store_scores(crm: &Crm, currency: Currency) -> CliResult {
+    let now = crm.now().date_naive();
+    let (parties, s) = crm.read(|tx| tx.customer_summary(currency, TimeUnit::Week, now, None))?;
+    let options = FitOptions::default();
+    let (model, info) = BgNbd::fit(&s.frequency, &s.recency, &s.t, None, &options)?;
+    let spend = GammaGamma::fit(&s.frequency, &s.monetary, None, &options).ok();
+    let scores = score(
+        &model,
+        spend.as_ref().map(|(g, _)| g),
+        (&s.frequency, &s.recency, &s.t, &s.monetary),
+        &ScoreOptions::default(),
+    )?;
+    let column = |values: &[f64]| -> Vec<(crm_core::PartyId, f64)> {
+        parties.iter().copied().zip(values.iter().copied()).collect()
+    };
+    let n = crm.write(|tx| {
+        tx.set_scores("clv", &column(&scores.clv))?;
+        tx.set_scores("p_alive", &column(&scores.p_alive))?;
+        tx.set_scores("expected_purchases", &column(&scores.expected_purchases))
+    })?;
+    say!(
+        "scored {n} customers: clv, p_alive, expected_purchases ({currency}, BG/NBD {})",
+        if info.converged { "converged" } else { "did not converge — treat with care" }
+    );
+    Ok(())
+}

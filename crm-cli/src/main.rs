@@ -232,6 +232,13 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
     },
+    /// Fit BG/NBD and Gamma-Gamma on the orders and store each customer's clv, p_alive
+    /// and expected_purchases scores.
+    Score {
+        /// Currency of the amounts.
+        #[arg(long, default_value = "CNY")]
+        currency: String,
+    },
     /// Fit a customer-base model by maximum likelihood and print its parameters.
     Fit {
         /// The model.
@@ -498,6 +505,9 @@ fn run(cli: Cli) -> CliResult {
         }
         Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
         Command::Setup { file } => setup::run(&crm, &file),
+        Command::Score { currency } => {
+            analytics::store_scores(&crm, crm_core::Currency::new(&currency)?)
+        }
         Command::Lifecycle { currency, as_of } => {
             let today = match as_of {
                 Some(text) => {

@@ -341,6 +341,10 @@ fn demo_database_answers_every_report() {
         page.contains("Fitted models against the published estimates") && page.contains("<svg")
     );
     ok(&["--db", &db, "lifecycle"]);
+    assert!(ok(&["--db", &db, "score"]).contains("scored"));
+    let out = ok(&["--db", &db, "report", "key-accounts", "--json"]);
+    let accounts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(accounts[0]["clv"].as_f64().is_some(), "{out}");
 }
 
 /// Everything from the command line: setup, rates, opportunities and cases,
