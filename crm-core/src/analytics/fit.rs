@@ -277,7 +277,7 @@ pub(crate) fn maximise<L: Likelihood>(
     // so its own stopping rules can be moderate.
     let has_hessian = likelihood.ll_grad_hess(initial).is_some();
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-        .with_tolerance_grad(if has_hessian { 1e-4 } else { 1e-8 })
+        .with_tolerance_grad(if has_hessian { 1e-4 } else { 1e-8 } / rescale)
         .and_then(|s| s.with_tolerance_cost(1e-12))
         .map_err(|e| Error::Internal(format!("optimiser set-up: {e}")))?;
     let result = Executor::new(Objective { likelihood, penalizer: options.penalizer }, solver)
