@@ -365,10 +365,17 @@ pub(crate) fn report_rfm(crm: &Crm, options: &crate::report::Options) -> CliResu
     Ok(())
 }
 
-/// `crm report clv`: BG/NBD + Gamma-Gamma on the database's orders, top
-/// customers by CLV over 12 months.
-pub(crate) fn report_clv(crm: &Crm, report: &crate::report::Options, top: usize) -> CliResult {
-    let (currency, json_out) = (report.currency.unwrap_or(Currency::CNY), report.json);
+/// BG/NBD and Gamma-Gamma fitted on the database's orders, and every
+/// customer scored.
+struct Scored {
+    parties: Vec<crm_core::PartyId>,
+    model: BgNbd,
+    info: FitInfo,
+    spend: Option<(GammaGamma, FitInfo)>,
+    scores: crm_core::analytics::Scores,
+}
+
+fn fit_and_score(crm: &Crm, currency: Currency) -> CliResult<Scored> {
     let now = crm.now().date_naive();
     let (parties, s) = crm.read(|tx| tx.customer_summary(currency, TimeUnit::Week, now, None))?;
     let options = FitOptions::default();
@@ -380,6 +387,14 @@ pub(crate) fn report_clv(crm: &Crm, report: &crate::report::Options, top: usize)
         (&s.frequency, &s.recency, &s.t, &s.monetary),
         &ScoreOptions::default(),
     )?;
+    Ok(Scored { parties, model, info, spend, scores })
+}
+
+/// `crm report clv`: BG/NBD + Gamma-Gamma on the database's orders, top
+/// customers by CLV over 12 months.
+pub(crate) fn report_clv(crm: &Crm, report: &crate::report::Options, top: usize) -> CliResult {
+    let (currency, json_out) = (report.currency.unwrap_or(Currency::CNY), report.json);
+    let Scored { parties, model, info, spend, scores } = fit_and_score(crm, currency)?;
     let mut order: Vec<usize> = (0..parties.len()).collect();
     order.sort_by(|a, b| scores.clv[*b].total_cmp(&scores.clv[*a]));
     if let Some(path) = &report.html {
@@ -677,17 +692,7 @@ pub(crate) fn report_key_accounts(crm: &Crm, options: &crate::report::Options) -
 /// customer's `clv`, `p_alive` and `expected_purchases` scores (with
 /// history), as a scoring run would.
 pub(crate) fn store_scores(crm: &Crm, currency: Currency) -> CliResult {
-    let now = crm.now().date_naive();
-    let (parties, s) = crm.read(|tx| tx.customer_summary(currency, TimeUnit::Week, now, None))?;
-    let options = FitOptions::default();
-    let (model, info) = BgNbd::fit(&s.frequency, &s.recency, &s.t, None, &options)?;
-    let spend = GammaGamma::fit(&s.frequency, &s.monetary, None, &options).ok();
-    let scores = score(
-        &model,
-        spend.as_ref().map(|(g, _)| g),
-        (&s.frequency, &s.recency, &s.t, &s.monetary),
-        &ScoreOptions::default(),
-    )?;
+    let Scored { parties, info, scores, .. } = fit_and_score(crm, currency)?;
     let column = |values: &[f64]| -> Vec<(crm_core::PartyId, f64)> {
         parties.iter().copied().zip(values.iter().copied()).collect()
     };

@@ -420,67 +420,15 @@ impl Tx<'_> {
         currency: Currency,
         today: NaiveDate,
     ) -> crate::Result<crate::model::SevenP> {
-        use crate::store::codec::time_text;
         let p = self.get_party(party)?;
-        let card = self.key_accounts(Some(&[party]), currency, today);
-        // A person has no members; the scorecard's sums are theirs alone.
-        let (margin, revenue_12m, growth, interactions) = match card {
-            Ok(cards) if !cards.is_empty() && p.kind == crate::model::PartyKind::Organization => (
-                cards[0].margin_to_date,
-                cards[0].revenue_12m,
-                cards[0].growth,
-                cards[0].interactions_90d,
-            ),
-            _ => {
-                let (mut margin, mut recent, mut earlier) = (0i64, 0i64, 0i64);
-                let mut converter = Converter::new(self, currency);
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT o.currency, substr(o.ordered_at, 1, 10) AS day, sum(l.net) AS net, sum(l.cost) AS cost
-                     FROM orders o JOIN order_lines l ON l.order_id = o.id
-                     WHERE o.party_id = ?1 AND o.status NOT IN ('draft', 'cancelled') GROUP BY o.id",
-                )?;
-                for (c, day, net, cost) in collect(&mut stmt, params![party.to_string()], |row| {
-                    Ok((
-                        get_parsed::<Currency>(row, "currency")?,
-                        parse_date(&get::<String>(row, "day")?, "ordered_at")?,
-                        get::<i64>(row, "net")?,
-                        get::<i64>(row, "cost")?,
-                    ))
-                })? {
-                    let net = converter.convert(Money::new(net, c), day)?.minor();
-                    margin += net - converter.convert(Money::new(cost, c), day)?.minor();
-                    if day > today - chrono::Duration::days(365) && day <= today {
-                        recent += net;
-                    } else if day > today - chrono::Duration::days(730)
-                        && day <= today - chrono::Duration::days(365)
-                    {
-                        earlier += net;
-                    }
-                }
-                let touches: i64 = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT count(*) FROM interactions WHERE party_id = ?1 AND at >= ?2",
-                    )?
-                    .query_row(
-                        params![
-                            party.to_string(),
-                            time_text(
-                                &(today - chrono::Duration::days(90))
-                                    .and_time(chrono::NaiveTime::MIN)
-                                    .and_utc()
-                            )
-                        ],
-                        |row| row.get(0),
-                    )?;
-                (
-                    Money::new(margin, currency),
-                    Money::new(recent, currency),
-                    (earlier > 0).then(|| (recent - earlier) as f64 / earlier as f64),
-                    touches as u64,
-                )
-            }
+        // The scorecard's sums over the party and its members (a person has
+        // none) are the figures the profile needs.
+        let card = self.key_accounts(Some(&[party]), currency, today)?;
+        let Some(card) = card.first() else {
+            return Err(crate::Error::Internal(format!("no scorecard for party {party}")));
         };
+        let (margin, revenue_12m, growth, interactions) =
+            (card.margin_to_date, card.revenue_12m, card.growth, card.interactions_90d);
         let first: Option<String> = self
             .conn
             .prepare_cached(
