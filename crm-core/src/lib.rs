@@ -116,6 +116,7 @@ pub mod import;
 #[macro_use]
 pub mod model;
 pub mod analytics;
+pub mod rules;
 mod store;
 
 pub use crate::error::{Error, Location, Result, StorageError};
@@ -141,8 +142,9 @@ pub use crate::model::{
     SearchHit, StageChange, Task, TaskId, TaskStatus,
 };
 pub use crate::store::{
-    Clock, Crm, CrmBuilder, ERASED_NAME, FX_MAX_AGE_DAYS, MergeReport,
-    OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION, ScoreRollUp, Tx, Upserted,
+    Clock, Crm, CrmBuilder, ERASED_NAME, FX_MAX_AGE_DAYS, MergeReport, NEVER_DAYS,
+    OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION, ScoreRollUp, Segment, SegmentChange, Tx,
+    Upserted,
 };
 
 /// The version of this library.

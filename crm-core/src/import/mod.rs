@@ -13,3 +13,4 @@ mod source;
 pub use crate::import::options::{
     ImportFormat, ImportKind, ImportMode, ImportOptions, ImportProgress, ImportReport, RowError,
 };
+pub(crate) use crate::import::source::edit_distance;

@@ -8,7 +8,7 @@ use crate::Error;
 use crate::error::StorageError;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The oldest schema version this library opens (and upgrades).
 pub const OLDEST_SUPPORTED_SCHEMA_VERSION: i64 = 1;
@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_search.sql"),
     include_str!("migrations/0003_sales.sql"),
     include_str!("migrations/0004_scores.sql"),
+    include_str!("migrations/0005_segments.sql"),
 ];
 
 /// How long a connection waits for a lock held by another connection.

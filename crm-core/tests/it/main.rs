@@ -13,6 +13,7 @@ mod party;
 mod pipeline;
 mod privacy;
 mod relationship;
+mod rules;
 mod sales;
 mod sales_party;
 mod search;

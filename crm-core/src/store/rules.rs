@@ -1,0 +1,669 @@
+//! Feature tables for rules, and segments.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use rusqlite::{OptionalExtension, params};
+
+use crate::Error;
+use crate::model::{Currency, Money, Page, PartyId};
+use crate::rules::{Column, Condition, Dependency, Feature, FeatureTable, FieldKind, Fields};
+use crate::store::Tx;
+use crate::store::codec::{collect, get, get_parsed, get_time, parse_date, time_text};
+use crate::store::fx::Converter;
+
+/// Days since the last order of a party that has none.
+pub const NEVER_DAYS: i64 = 100_000;
+
+/// A segment: a dynamic condition or a fixed list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Segment {
+    /// Name.
+    pub name: String,
+    /// The CEL condition (`None` for a fixed list).
+    pub condition: Option<String>,
+    /// Members now.
+    pub members: u64,
+    /// Last full evaluation.
+    pub refreshed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Who entered and who left a segment in one refresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SegmentChange {
+    /// Parties that entered.
+    pub entered: Vec<PartyId>,
+    /// Parties that left.
+    pub exited: Vec<PartyId>,
+}
+
+impl Tx<'_> {
+    /// The custom fields conditions may read, by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn rule_fields(&self) -> crate::Result<Fields> {
+        Ok(self
+            .field_defs()?
+            .into_iter()
+            .map(|d| (d.name.clone(), FieldKind::of(&d.field_type)))
+            .collect())
+    }
+
+    /// Type-checks and compiles a condition against this database's schema.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] on the field `condition` with every problem as
+    /// `line:column: message`.
+    pub fn compile_condition(&self, source: &str) -> crate::Result<Condition> {
+        crate::rules::compile_or_error(source, &self.rule_fields()?)
+    }
+
+    /// The features of every live party (or of one), as columns in the
+    /// order of `features`, as of `today`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for a missing FX rate when a feature converts.
+    pub fn feature_table(
+        &self,
+        features: &[Feature],
+        party: Option<PartyId>,
+        today: NaiveDate,
+    ) -> crate::Result<FeatureTable> {
+        let one = party.map(|p| p.to_string());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, coalesce(stage, '') AS stage, name, coalesce(language, '') AS language
+             FROM parties WHERE deleted_at IS NULL AND (?1 IS NULL OR id = ?1) ORDER BY id",
+        )?;
+        let base = collect(&mut stmt, params![one], |row| {
+            Ok((
+                get::<String>(row, "id")?,
+                get::<String>(row, "kind")?,
+                get::<String>(row, "stage")?,
+                get::<String>(row, "name")?,
+                get::<String>(row, "language")?,
+            ))
+        })?;
+        let index: HashMap<&str, usize> =
+            base.iter().enumerate().map(|(i, b)| (b.0.as_str(), i)).collect();
+        let n = base.len();
+        let parties = base.iter().map(|b| b.0.parse()).collect::<crate::Result<Vec<PartyId>>>()?;
+        let start = |days: i64| {
+            time_text(
+                &(today - chrono::Duration::days(days)).and_time(chrono::NaiveTime::MIN).and_utc(),
+            )
+        };
+        // Runs a per-party query and writes each (party, value) into a column.
+        let per_party = |sql: &str,
+                         args: &[&dyn rusqlite::ToSql]|
+         -> crate::Result<Vec<(usize, rusqlite::types::Value)>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(args)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                if let Some(i) = index.get(id.as_str()) {
+                    out.push((*i, row.get(1)?));
+                }
+            }
+            Ok(out)
+        };
+        let as_i64 = |v: &rusqlite::types::Value| match v {
+            rusqlite::types::Value::Integer(i) => *i,
+            rusqlite::types::Value::Real(r) => *r as i64,
+            rusqlite::types::Value::Text(t) => t.parse().unwrap_or(0),
+            _ => 0,
+        };
+        let as_f64 = |v: &rusqlite::types::Value| match v {
+            rusqlite::types::Value::Integer(i) => *i as f64,
+            rusqlite::types::Value::Real(r) => *r,
+            rusqlite::types::Value::Text(t) => t.parse().unwrap_or(0.0),
+            _ => 0.0,
+        };
+        let mut columns = Vec::with_capacity(features.len());
+        for feature in features {
+            let column = match feature {
+                Feature::Kind => Column::Str(base.iter().map(|b| b.1.clone()).collect()),
+                Feature::Stage => Column::Str(base.iter().map(|b| b.2.clone()).collect()),
+                Feature::Name => Column::Str(base.iter().map(|b| b.3.clone()).collect()),
+                Feature::Language => Column::Str(base.iter().map(|b| b.4.clone()).collect()),
+                Feature::Tags | Feature::Roles => {
+                    let sql = if *feature == Feature::Tags {
+                        "SELECT party_id, tag FROM party_tags WHERE ?1 IS NULL OR party_id = ?1"
+                    } else {
+                        "SELECT party_id, role FROM party_roles WHERE (?1 IS NULL OR party_id = ?1)
+                           AND substr(since, 1, 10) <= ?2 AND (until IS NULL OR until > ?2)"
+                    };
+                    let today_text = today.format("%Y-%m-%d").to_string();
+                    let rows = if *feature == Feature::Tags {
+                        per_party(sql, &[&one])?
+                    } else {
+                        per_party(sql, &[&one, &today_text])?
+                    };
+                    let mut lists = vec![Vec::new(); n];
+                    for (i, v) in rows {
+                        if let rusqlite::types::Value::Text(t) = v {
+                            lists[i].push(t);
+                        }
+                    }
+                    Column::List(lists)
+                }
+                Feature::Field(name, kind) => {
+                    let rows = per_party(
+                        "SELECT party_id, value FROM party_fields WHERE field = ?2 AND (?1 IS NULL OR party_id = ?1)",
+                        &[&one, name],
+                    )?;
+                    match kind {
+                        FieldKind::Text => {
+                            let mut v = vec![String::new(); n];
+                            for (i, value) in rows {
+                                if let rusqlite::types::Value::Text(t) = value {
+                                    v[i] = t;
+                                }
+                            }
+                            Column::Str(v)
+                        }
+                        FieldKind::Int => {
+                            let mut v = vec![0; n];
+                            for (i, value) in rows {
+                                v[i] = as_i64(&value);
+                            }
+                            Column::Int(v)
+                        }
+                        FieldKind::Double => {
+                            let mut v = vec![0.0; n];
+                            for (i, value) in rows {
+                                v[i] = as_f64(&value);
+                            }
+                            Column::Double(v)
+                        }
+                        FieldKind::Bool => {
+                            let mut v = vec![false; n];
+                            for (i, value) in rows {
+                                v[i] = matches!(&value, rusqlite::types::Value::Text(t) if t == "true")
+                                    || matches!(&value, rusqlite::types::Value::Integer(1));
+                            }
+                            Column::Bool(v)
+                        }
+                    }
+                }
+                Feature::Consent(kind, purpose) => {
+                    let rows = per_party(
+                        "SELECT p.party_id, 1 FROM contact_points p
+                         WHERE p.kind = ?2 AND (?1 IS NULL OR p.party_id = ?1)
+                           AND (SELECT c.granted FROM consents c WHERE c.contact_point_id = p.id AND c.purpose = ?3
+                                ORDER BY c.id DESC LIMIT 1) = 1",
+                        &[&one, kind, purpose],
+                    )?;
+                    let mut v = vec![false; n];
+                    for (i, _) in rows {
+                        v[i] = true;
+                    }
+                    Column::Bool(v)
+                }
+                Feature::Score(name) | Feature::HasScore(name) => {
+                    let rows = per_party(
+                        "SELECT party_id, value FROM party_scores WHERE name = ?2 AND (?1 IS NULL OR party_id = ?1)",
+                        &[&one, name],
+                    )?;
+                    if matches!(feature, Feature::Score(_)) {
+                        let mut v = vec![0.0; n];
+                        for (i, value) in rows {
+                            v[i] = as_f64(&value);
+                        }
+                        Column::Double(v)
+                    } else {
+                        let mut v = vec![false; n];
+                        for (i, _) in rows {
+                            v[i] = true;
+                        }
+                        Column::Bool(v)
+                    }
+                }
+                Feature::OrdersCount(days) => {
+                    let rows = per_party(
+                        "SELECT party_id, count(*) FROM orders
+                         WHERE status NOT IN ('draft', 'cancelled') AND ordered_at >= ?2 AND (?1 IS NULL OR party_id = ?1)
+                         GROUP BY party_id",
+                        &[&one, &start(*days)],
+                    )?;
+                    let mut v = vec![0; n];
+                    for (i, value) in rows {
+                        v[i] = as_i64(&value);
+                    }
+                    Column::Int(v)
+                }
+                Feature::OrdersRevenue(days, currency) => {
+                    let target = Currency::new(currency)?;
+                    let mut converter = Converter::new(self, target);
+                    let mut stmt = self.conn.prepare_cached(
+                        "SELECT o.party_id, o.currency, substr(o.ordered_at, 1, 10) AS day, sum(l.net) AS net
+                         FROM orders o JOIN order_lines l ON l.order_id = o.id
+                         WHERE o.status NOT IN ('draft', 'cancelled') AND o.ordered_at >= ?2
+                           AND (?1 IS NULL OR o.party_id = ?1)
+                         GROUP BY o.party_id, o.currency, day",
+                    )?;
+                    let rows = collect(&mut stmt, params![one, start(*days)], |row| {
+                        Ok((
+                            get::<String>(row, "party_id")?,
+                            get_parsed::<Currency>(row, "currency")?,
+                            parse_date(&get::<String>(row, "day")?, "ordered_at")?,
+                            get::<i64>(row, "net")?,
+                        ))
+                    })?;
+                    let mut v = vec![0.0; n];
+                    for (party, c, day, net) in rows {
+                        if let Some(i) = index.get(party.as_str()) {
+                            let converted = converter.convert(Money::new(net, c), day)?;
+                            v[*i] += converted.minor() as f64 / target.minor_per_major() as f64;
+                        }
+                    }
+                    Column::Double(v)
+                }
+                Feature::DaysSinceLastOrder => {
+                    let rows = per_party(
+                        "SELECT party_id, max(substr(ordered_at, 1, 10)) FROM orders
+                         WHERE status NOT IN ('draft', 'cancelled') AND (?1 IS NULL OR party_id = ?1) GROUP BY party_id",
+                        &[&one],
+                    )?;
+                    let mut v = vec![NEVER_DAYS; n];
+                    for (i, value) in rows {
+                        if let rusqlite::types::Value::Text(t) = value {
+                            v[i] = (today - parse_date(&t, "ordered_at")?).num_days();
+                        }
+                    }
+                    Column::Int(v)
+                }
+                Feature::CasesOpen => {
+                    let rows = per_party(
+                        "SELECT party_id, count(*) FROM cases WHERE status NOT IN ('resolved', 'closed')
+                           AND (?1 IS NULL OR party_id = ?1) GROUP BY party_id",
+                        &[&one],
+                    )?;
+                    let mut v = vec![0; n];
+                    for (i, value) in rows {
+                        v[i] = as_i64(&value);
+                    }
+                    Column::Int(v)
+                }
+                Feature::Interactions(channel, days) => {
+                    let rows = per_party(
+                        "SELECT party_id, count(*) FROM interactions WHERE at >= ?2 AND (?3 IS NULL OR channel = ?3)
+                           AND (?1 IS NULL OR party_id = ?1) GROUP BY party_id",
+                        &[&one, &start(*days), channel],
+                    )?;
+                    let mut v = vec![0; n];
+                    for (i, value) in rows {
+                        v[i] = as_i64(&value);
+                    }
+                    Column::Int(v)
+                }
+            };
+            columns.push(column);
+        }
+        Ok(FeatureTable { parties, columns })
+    }
+
+    /// The live parties a condition holds for, evaluated over the whole base
+    /// as of the transaction's day.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a condition that does not type-check (with
+    /// line:column); [`Error::NotFound`] for a missing FX rate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crm_core::{NewParty, Role};
+    /// # let crm = crm_core::Crm::open_in_memory()?;
+    /// crm.write(|tx| {
+    ///     tx.create_party(NewParty::person("A").with_role(Role::Customer).with_tag("vip"))?;
+    ///     tx.create_party(NewParty::person("B").with_role(Role::Prospect))?;
+    ///     Ok(())
+    /// })?;
+    /// let vips = crm.read(|tx| tx.matching_parties(r#""vip" in tags && "customer" in roles"#))?;
+    /// assert_eq!(vips.len(), 1);
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn matching_parties(&self, condition: &str) -> crate::Result<Vec<PartyId>> {
+        let condition = self.compile_condition(condition)?;
+        let table = self.feature_table(condition.features(), None, self.now.date_naive())?;
+        let hits = condition.eval_all(&table);
+        Ok(table.parties.iter().zip(hits).filter(|(_, hit)| *hit).map(|(p, _)| *p).collect())
+    }
+
+    /// Whether a condition holds for one party (the same evaluation as the
+    /// whole-base one, on that party's row).
+    ///
+    /// # Errors
+    ///
+    /// As [`Tx::matching_parties`]; [`Error::NotFound`] for an unknown or
+    /// deleted party.
+    pub fn party_matches(&self, party: PartyId, condition: &Condition) -> crate::Result<bool> {
+        let table = self.feature_table(condition.features(), Some(party), self.now.date_naive())?;
+        if table.parties.is_empty() {
+            return Err(Error::not_found("party", party));
+        }
+        Ok(condition.eval(&table, 0))
+    }
+
+    /// Creates a segment: dynamic (a CEL condition) or fixed (a list of
+    /// parties). A dynamic segment is evaluated at once.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Invalid`] for an empty name or a condition that does not
+    ///   type-check.
+    /// - [`Error::Conflict`] when the name is taken.
+    /// - [`Error::NotFound`] for an unknown party in a fixed list.
+    pub fn create_segment(
+        &mut self,
+        name: &str,
+        condition: Option<&str>,
+        members: &[PartyId],
+    ) -> crate::Result<SegmentChange> {
+        if name.trim().is_empty() {
+            return Err(Error::invalid("name", "a segment needs a name"));
+        }
+        if self.find_segment(name)?.is_some() {
+            return Err(Error::conflict(format!("segment `{name}` exists")));
+        }
+        if let Some(condition) = condition {
+            self.compile_condition(condition)?;
+        }
+        for party in members {
+            self.require_live(*party, "party")?;
+        }
+        self.conn.execute(
+            "INSERT INTO segments (name, condition, created_at) VALUES (?1, ?2, ?3)",
+            params![name, condition, self.now_text.as_str()],
+        )?;
+        self.record_event(
+            "segment",
+            name,
+            "segment.created",
+            None,
+            Some(&serde_json::json!({ "name": name, "condition": condition, "members": members.len() })),
+        )?;
+        match condition {
+            Some(_) => self.refresh_segment(name),
+            None => {
+                let target: BTreeSet<PartyId> = members.iter().copied().collect();
+                self.apply_membership(name, &target, None)
+            }
+        }
+    }
+
+    fn find_segment(&self, name: &str) -> crate::Result<Option<Segment>> {
+        let found: Option<(Option<String>, Option<String>)> = self
+            .conn
+            .prepare_cached("SELECT condition, refreshed_at FROM segments WHERE name = ?1")?
+            .query_row(params![name], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let Some((condition, refreshed_at)) = found else { return Ok(None) };
+        let members: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM segment_members WHERE segment = ?1")?
+            .query_row(params![name], |row| row.get(0))?;
+        Ok(Some(Segment {
+            name: name.to_owned(),
+            condition,
+            members: members as u64,
+            refreshed_at: refreshed_at
+                .map(|t| crate::store::codec::parse_time(&t, "refreshed_at"))
+                .transpose()?,
+        }))
+    }
+
+    /// A segment.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if there is none.
+    pub fn segment(&self, name: &str) -> crate::Result<Segment> {
+        self.find_segment(name)?.ok_or_else(|| Error::not_found("segment", name))
+    }
+
+    /// Every segment, by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn segments(&self) -> crate::Result<Vec<Segment>> {
+        let mut stmt = self.conn.prepare_cached("SELECT name FROM segments ORDER BY name")?;
+        let names: Vec<String> = collect(&mut stmt, params![], |row| get(row, "name"))?;
+        names.iter().map(|n| self.segment(n)).collect()
+    }
+
+    /// Re-evaluates a dynamic segment over the whole base: parties that now
+    /// match enter, parties that no longer do leave (each with a
+    /// `segment.entered` / `segment.exited` event and a history row).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown segment; [`Error::Invalid`] for a
+    /// fixed one.
+    pub fn refresh_segment(&mut self, name: &str) -> crate::Result<SegmentChange> {
+        let segment = self.segment(name)?;
+        let Some(condition) = segment.condition else {
+            return Err(Error::invalid("segment", format!("segment `{name}` is a fixed list")));
+        };
+        let target: BTreeSet<PartyId> = self.matching_parties(&condition)?.into_iter().collect();
+        let change = self.apply_membership(name, &target, None)?;
+        self.conn.execute(
+            "UPDATE segments SET refreshed_at = ?2 WHERE name = ?1",
+            params![name, self.now_text.as_str()],
+        )?;
+        Ok(change)
+    }
+
+    /// Brings stored membership to `target` (for all parties, or only for
+    /// those in `only`), with events and history.
+    fn apply_membership(
+        &mut self,
+        name: &str,
+        target: &BTreeSet<PartyId>,
+        only: Option<&BTreeSet<PartyId>>,
+    ) -> crate::Result<SegmentChange> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT party_id FROM segment_members WHERE segment = ?1")?;
+        let current: BTreeSet<PartyId> =
+            collect(&mut stmt, params![name], |row| get_parsed(row, "party_id"))?
+                .into_iter()
+                .collect();
+        let in_scope = |p: &PartyId| only.is_none_or(|o| o.contains(p));
+        let change = SegmentChange {
+            entered: target
+                .iter()
+                .filter(|p| in_scope(p) && !current.contains(p))
+                .copied()
+                .collect(),
+            exited: current
+                .iter()
+                .filter(|p| in_scope(p) && !target.contains(p))
+                .copied()
+                .collect(),
+        };
+        for party in &change.entered {
+            let key = party.to_string();
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO segment_members (segment, party_id, since) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![name, key, self.now_text.as_str()])?;
+            self.conn
+                .prepare_cached("INSERT INTO segment_history (segment, party_id, entered_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![name, key, self.now_text.as_str()])?;
+            self.record_event(
+                "party",
+                &key,
+                "segment.entered",
+                None,
+                Some(&serde_json::json!({ "segment": name })),
+            )?;
+        }
+        for party in &change.exited {
+            let key = party.to_string();
+            self.conn
+                .prepare_cached("DELETE FROM segment_members WHERE segment = ?1 AND party_id = ?2")?
+                .execute(params![name, key])?;
+            self.conn
+                .prepare_cached(
+                    "UPDATE segment_history SET exited_at = ?3 WHERE segment = ?1 AND party_id = ?2 AND exited_at IS NULL",
+                )?
+                .execute(params![name, key, self.now_text.as_str()])?;
+            self.record_event(
+                "party",
+                &key,
+                "segment.exited",
+                None,
+                Some(&serde_json::json!({ "segment": name })),
+            )?;
+        }
+        Ok(change)
+    }
+
+    /// Members of a segment, paged, in party-id order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown segment.
+    pub fn segment_members(
+        &self,
+        name: &str,
+        offset: u64,
+        limit: u64,
+    ) -> crate::Result<Page<PartyId>> {
+        let segment = self.segment(name)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT party_id FROM segment_members WHERE segment = ?1 ORDER BY party_id LIMIT ?2 OFFSET ?3",
+        )?;
+        let items = collect(
+            &mut stmt,
+            params![name, crate::store::event::limit_param(limit), offset as i64],
+            |row| get_parsed(row, "party_id"),
+        )?;
+        Ok(Page { items, total: segment.members })
+    }
+
+    /// A party's segment history: (segment, entered, exited), oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    #[allow(clippy::type_complexity)]
+    pub fn segment_history(
+        &self,
+        party: PartyId,
+    ) -> crate::Result<
+        Vec<(String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)>,
+    > {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT segment, entered_at, exited_at FROM segment_history WHERE party_id = ?1 ORDER BY id",
+        )?;
+        collect(&mut stmt, params![party.to_string()], |row| {
+            Ok((
+                get(row, "segment")?,
+                get_time(row, "entered_at")?,
+                crate::store::codec::get_opt_time(row, "exited_at")?,
+            ))
+        })
+    }
+
+    /// Incremental maintenance: reads the events since the last sync,
+    /// finds the parties they changed and what kind of feature changed, and
+    /// re-evaluates only those parties' dynamic segments that read such a
+    /// feature. Segments whose features change with time alone (windows,
+    /// days since) are refreshed in full. Returns the segments touched.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage), or a missing FX rate.
+    pub fn sync_segments(&mut self) -> crate::Result<u64> {
+        let cursor: i64 = self
+            .conn
+            .prepare_cached("SELECT value FROM crm_meta WHERE key = 'segments.cursor'")?
+            .query_row([], |row| row.get::<_, String>(0))
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let last = self.last_event_seq()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.entity, e.entity_id, e.kind,
+                    CASE e.entity
+                      WHEN 'party' THEN e.entity_id
+                      WHEN 'order' THEN (SELECT party_id FROM orders WHERE id = e.entity_id)
+                      WHEN 'case' THEN (SELECT party_id FROM cases WHERE id = e.entity_id)
+                      WHEN 'interaction' THEN (SELECT party_id FROM interactions WHERE id = e.entity_id)
+                    END AS party
+             FROM events e WHERE e.seq > ?1 AND e.seq <= ?2",
+        )?;
+        let changes = collect(&mut stmt, params![cursor, last], |row| {
+            Ok((
+                get::<String>(row, "entity")?,
+                get::<String>(row, "kind")?,
+                get::<Option<String>>(row, "party")?,
+            ))
+        })?;
+        let mut touched: HashMap<Dependency, BTreeSet<PartyId>> = HashMap::new();
+        let mut everyone: BTreeSet<Dependency> = BTreeSet::new();
+        for (entity, kind, party) in changes {
+            if kind.starts_with("segment.") {
+                continue;
+            }
+            let dependency = match (entity.as_str(), kind.as_str()) {
+                ("party", "party.score_set") => Dependency::Scores,
+                ("party", _) => Dependency::Party,
+                ("order", _) => Dependency::Orders,
+                ("case", _) => Dependency::Cases,
+                ("interaction", _) => Dependency::Interactions,
+                ("score", _) => {
+                    everyone.insert(Dependency::Scores);
+                    continue;
+                }
+                _ => continue,
+            };
+            if let Some(party) = party.and_then(|p| p.parse().ok()) {
+                touched.entry(dependency).or_default().insert(party);
+            }
+        }
+        let mut refreshed = 0;
+        for segment in self.segments()? {
+            let Some(source) = &segment.condition else { continue };
+            let condition = self.compile_condition(source)?;
+            let deps: BTreeSet<Dependency> =
+                condition.features().iter().map(Feature::depends_on).collect();
+            let timed = condition.features().iter().any(Feature::depends_on_time);
+            if timed || deps.iter().any(|d| everyone.contains(d)) {
+                self.refresh_segment(&segment.name)?;
+                refreshed += 1;
+                continue;
+            }
+            let parties: BTreeSet<PartyId> =
+                deps.iter().filter_map(|d| touched.get(d)).flatten().copied().collect();
+            if parties.is_empty() {
+                continue;
+            }
+            let mut target = BTreeSet::new();
+            for party in &parties {
+                if self.require_live(*party, "party").is_ok()
+                    && self.party_matches(*party, &condition)?
+                {
+                    target.insert(*party);
+                }
+            }
+            self.apply_membership(&segment.name, &target, Some(&parties))?;
+            refreshed += 1;
+        }
+        self.conn.execute(
+            "INSERT INTO crm_meta (key, value) VALUES ('segments.cursor', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![self.last_event_seq()?.to_string()],
+        )?;
+        Ok(refreshed)
+    }
+}

@@ -1,0 +1,210 @@
+//! Rules: type-checker messages (golden file), whole-base against
+//! single-party evaluation, and incremental segment maintenance against a
+//! full recomputation.
+
+use chrono::{TimeZone, Utc};
+use crm_core::rules::{Condition, FieldKind, Fields};
+use crm_core::{
+    Currency, FieldDef, FieldType, Money, NewLine, NewOrder, NewParty, NewProduct, PartyId, Role,
+};
+use proptest::prelude::*;
+
+use crate::support::crm_at;
+
+fn data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rules").join(name)
+}
+
+/// Every line of `errors.txt` gives the messages in `errors.golden`
+/// (regenerate with `CRM_BLESS=1`).
+#[test]
+fn type_checker_messages_match_the_golden_file() {
+    let fields: Fields = [("tier".to_owned(), FieldKind::Text)].into_iter().collect();
+    let mut out = String::new();
+    for line in std::fs::read_to_string(data("errors.txt")).unwrap().lines() {
+        let messages = match Condition::compile(line, &fields) {
+            Ok(_) => "ok".to_owned(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | "),
+        };
+        out.push_str(&format!("{line}\n  => {messages}\n"));
+    }
+    let golden = data("errors.golden");
+    if std::env::var("CRM_BLESS").is_ok() {
+        std::fs::write(&golden, &out).unwrap();
+    }
+    assert_eq!(out, std::fs::read_to_string(golden).unwrap());
+}
+
+const CONDITIONS: &[&str] = &[
+    r#""vip" in tags"#,
+    r#"stage == "churned" || score("clv") > 50.0"#,
+    r#"has_score("clv") && !("vip" in tags)"#,
+    r#"orders.count(days(365)) >= 2"#,
+    r#"orders.revenue(days(365), "CNY") > 150.0 && field.tier == "gold""#,
+    r#"days_since(last_order) < 30 || size(tags) == 0"#,
+    r#""customer" in roles && (score("clv") * 2.0 > 60.0 ? true : stage == "new")"#,
+];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Tag(usize, &'static str),
+    Untag(usize, &'static str),
+    Score(usize, u8),
+    Stage(usize, bool),
+    Order(usize, u8),
+    Tier(usize, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..6usize, prop::sample::select(vec!["vip", "north"])).prop_map(|(p, t)| Op::Tag(p, t)),
+        (0..6usize, prop::sample::select(vec!["vip", "north"])).prop_map(|(p, t)| Op::Untag(p, t)),
+        (0..6usize, 0..100u8).prop_map(|(p, v)| Op::Score(p, v)),
+        (0..6usize, any::<bool>()).prop_map(|(p, b)| Op::Stage(p, b)),
+        (0..6usize, 1..4u8).prop_map(|(p, q)| Op::Order(p, q)),
+        (0..6usize, any::<bool>()).prop_map(|(p, b)| Op::Tier(p, b)),
+    ]
+}
+
+fn apply(tx: &mut crm_core::Tx<'_>, parties: &[PartyId], op: &Op) -> crm_core::Result<()> {
+    match op {
+        Op::Tag(p, t) => tx.add_tag(parties[*p], t).map(|_| ()),
+        Op::Untag(p, t) => tx.remove_tag(parties[*p], t).map(|_| ()),
+        Op::Score(p, v) => tx.set_score(parties[*p], "clv", f64::from(*v)),
+        Op::Stage(p, churned) => tx
+            .set_stage(
+                parties[*p],
+                if *churned {
+                    crm_core::LifecycleStage::Churned
+                } else {
+                    crm_core::LifecycleStage::New
+                },
+                None,
+            )
+            .map(|_| ()),
+        Op::Order(p, q) => tx
+            .create_order(
+                NewOrder::new(
+                    parties[*p],
+                    Currency::CNY,
+                    Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap(),
+                )
+                .confirmed()
+                .with_line(NewLine::new("P", i64::from(*q))),
+            )
+            .map(|_| ()),
+        Op::Tier(p, gold) => tx
+            .set_field(
+                parties[*p],
+                "tier",
+                crm_core::FieldValue::Text(if *gold { "gold" } else { "silver" }.to_owned()),
+            )
+            .map(|_| ()),
+    }
+}
+
+fn base() -> (crm_core::Crm, Vec<PartyId>) {
+    let (crm, _) = crm_at(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
+    let parties = crm
+        .write(|tx| {
+            tx.define_field(FieldDef::new("tier", FieldType::Text))?;
+            tx.create_product(
+                NewProduct::new("P", "P").with_price(Money::parse("50", Currency::CNY)?),
+            )?;
+            (0..6)
+                .map(|i| {
+                    let role = if i % 2 == 0 { Role::Customer } else { Role::Prospect };
+                    Ok(tx.create_party(NewParty::person(format!("p{i}")).with_role(role))?.id)
+                })
+                .collect::<crm_core::Result<Vec<_>>>()
+        })
+        .unwrap();
+    (crm, parties)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn whole_base_and_single_party_evaluation_agree(ops in prop::collection::vec(op(), 0..25)) {
+        let (crm, parties) = base();
+        crm.write(|tx| { for op in &ops { apply(tx, &parties, op)?; } Ok(()) }).unwrap();
+        let checks = crm.read(|tx| {
+            let mut checks = Vec::new();
+            for source in CONDITIONS {
+                let condition = tx.compile_condition(source)?;
+                let all = tx.matching_parties(source)?;
+                for party in &parties {
+                    checks.push((source, *party, all.contains(party), tx.party_matches(*party, &condition)?));
+                }
+            }
+            Ok(checks)
+        }).unwrap();
+        for (source, party, whole, single) in checks {
+            prop_assert_eq!(whole, single, "{} for {}", source, party);
+        }
+    }
+
+    #[test]
+    fn incremental_segments_equal_a_full_recomputation(batches in prop::collection::vec(prop::collection::vec(op(), 1..6), 1..6)) {
+        let (crm, parties) = base();
+        crm.write(|tx| {
+            for (i, source) in CONDITIONS.iter().enumerate() {
+                tx.create_segment(&format!("s{i}"), Some(source), &[])?;
+            }
+            tx.sync_segments()
+        }).unwrap();
+        for batch in &batches {
+            crm.write(|tx| { for op in batch { apply(tx, &parties, op)?; } tx.sync_segments() }).unwrap();
+            let pairs = crm.read(|tx| {
+                let mut pairs = Vec::new();
+                for (i, source) in CONDITIONS.iter().enumerate() {
+                    let stored = tx.segment_members(&format!("s{i}"), 0, 100)?.items;
+                    let mut fresh = tx.matching_parties(source)?;
+                    fresh.sort();
+                    pairs.push((source, stored, fresh));
+                }
+                Ok(pairs)
+            }).unwrap();
+            for (source, stored, fresh) in pairs {
+                prop_assert_eq!(stored, fresh, "segment {}", source);
+            }
+        }
+    }
+}
+
+#[test]
+fn segments_record_entries_exits_and_history() {
+    let (crm, parties) = base();
+    crm.write(|tx| tx.create_segment("vips", Some(r#""vip" in tags"#), &[]).map(|_| ())).unwrap();
+    assert_eq!(crm.read(|tx| tx.segment("vips")).unwrap().members, 0);
+    crm.write(|tx| {
+        tx.add_tag(parties[0], "vip")?;
+        tx.sync_segments()
+    })
+    .unwrap();
+    assert_eq!(crm.read(|tx| tx.segment_members("vips", 0, 10)).unwrap().items, vec![parties[0]]);
+    crm.write(|tx| {
+        tx.remove_tag(parties[0], "vip")?;
+        tx.sync_segments()
+    })
+    .unwrap();
+    let history = crm.read(|tx| tx.segment_history(parties[0])).unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0].2.is_some());
+    let kinds: Vec<String> = crm
+        .read(|tx| tx.events_for("party", &parties[0].to_string()))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .filter(|k| k.starts_with("segment."))
+        .collect();
+    assert_eq!(kinds, ["segment.entered", "segment.exited"]);
+    // Bad input.
+    let error = crm.write(|tx| tx.create_segment("bad", Some("stag == 1"), &[])).unwrap_err();
+    assert!(error.to_string().contains("1:1: unknown name `stag`"), "{error}");
+    assert!(crm.write(|tx| tx.create_segment("vips", None, &[])).is_err());
+    // A fixed list.
+    crm.write(|tx| tx.create_segment("pilot", None, &parties[..2])).unwrap();
+    assert_eq!(crm.read(|tx| tx.segment("pilot")).unwrap().members, 2);
+}
