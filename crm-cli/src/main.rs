@@ -29,6 +29,7 @@ mod analytics;
 mod demo;
 mod html;
 mod report;
+mod rules;
 mod setup;
 mod show;
 
@@ -222,6 +223,22 @@ enum Command {
         #[arg(long, value_name = "FILE.html")]
         html: Option<PathBuf>,
     },
+    /// Type-check rule conditions against this database's features.
+    Rule {
+        #[command(subcommand)]
+        command: RuleCommand,
+    },
+    /// Segments: dynamic (a CEL condition) or fixed lists.
+    Segment {
+        #[command(subcommand)]
+        command: SegmentCommand,
+    },
+    /// Run the work that is due: segment maintenance, SLA escalations.
+    Tick {
+        /// The time to run as (RFC 3339; default: now).
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Set every customer's lifecycle stage from their orders (new, growing, stable,
     /// declining, churned, won back; prospects without orders).
     Lifecycle {
@@ -285,6 +302,55 @@ enum Command {
         /// Seed of the generator.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RuleCommand {
+    /// Check a rules file (one `name: condition` per line) or one condition.
+    Check {
+        /// The rules file.
+        file: Option<PathBuf>,
+        /// One condition instead of a file.
+        #[arg(long)]
+        expr: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SegmentCommand {
+    /// Create a segment from a condition or a list of parties.
+    Create {
+        /// Name.
+        name: String,
+        /// The CEL condition.
+        #[arg(long, conflicts_with = "members")]
+        condition: Option<String>,
+        /// Members of a fixed list (ids or system:value), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+    },
+    /// List segments with their sizes.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-evaluate one dynamic segment (or all) over the whole base.
+    Refresh {
+        /// The segment (default: every dynamic one).
+        name: Option<String>,
+    },
+    /// List a segment's members.
+    Members {
+        /// The segment.
+        name: String,
+        /// Members to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Most members to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
     },
 }
 
@@ -505,6 +571,20 @@ fn run(cli: Cli) -> CliResult {
         }
         Command::Search { text, limit, offset } => show::search(&crm, &text, offset, limit),
         Command::Setup { file } => setup::run(&crm, &file),
+        Command::Rule { command: RuleCommand::Check { file, expr } } => {
+            rules::check(&crm, file.as_deref(), expr.as_deref())
+        }
+        Command::Segment { command } => match command {
+            SegmentCommand::Create { name, condition, members } => {
+                rules::create(&crm, &name, condition.as_deref(), &members)
+            }
+            SegmentCommand::List { json } => rules::list(&crm, json),
+            SegmentCommand::Refresh { name } => rules::refresh(&crm, name.as_deref()),
+            SegmentCommand::Members { name, offset, limit } => {
+                rules::members(&crm, &name, offset, limit)
+            }
+        },
+        Command::Tick { now } => rules::tick(&crm, now.as_deref()),
         Command::Score { currency } => {
             analytics::store_scores(&crm, crm_core::Currency::new(&currency)?)
         }

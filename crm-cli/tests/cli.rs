@@ -342,6 +342,29 @@ fn demo_database_answers_every_report() {
     );
     ok(&["--db", &db, "lifecycle"]);
     assert!(ok(&["--db", &db, "score"]).contains("scored"));
+    // Rules and segments.
+    let out = ok(&["--db", &db, "segment", "create", "vips", "--condition", r#""vip" in tags"#]);
+    assert!(out.contains("segment vips:"), "{out}");
+    assert!(ok(&["--db", &db, "segment", "list"]).contains("win-back"));
+    assert!(
+        ok(&["--db", &db, "tick", "--now", "2026-12-01T00:00:00Z"])
+            .contains("segments re-evaluated")
+    );
+    let output = crm(&["--db", &db, "rule", "check", "--expr", "stag == 1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).1.contains("<expr>:1:1: unknown name `stag` (did you mean `stage`?)"),
+        "{}",
+        text(&output).1
+    );
+    ok(&[
+        "--db",
+        &db,
+        "rule",
+        "check",
+        "--expr",
+        r#"score("p_alive") < 0.5 && days_since(last_order) > 90"#,
+    ]);
     let out = ok(&["--db", &db, "report", "key-accounts", "--json"]);
     let accounts: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(accounts[0]["clv"].as_f64().is_some(), "{out}");

@@ -142,7 +142,7 @@ pub use crate::model::{
     SearchHit, StageChange, Task, TaskId, TaskStatus,
 };
 pub use crate::store::{
-    Clock, Crm, CrmBuilder, ERASED_NAME, FX_MAX_AGE_DAYS, MergeReport, NEVER_DAYS,
+    Clock, Crm, CrmBuilder, DueReport, ERASED_NAME, FX_MAX_AGE_DAYS, MergeReport, NEVER_DAYS,
     OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION, ScoreRollUp, Segment, SegmentChange, Tx,
     Upserted,
 };

@@ -584,6 +584,12 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
     };
     say!("10. crm report sla (cases of the last 60 days)");
     crate::report::sla(crm, &options)?;
+    // Scores and a win-back segment over them.
+    crate::analytics::store_scores(crm, Currency::CNY)?;
+    let condition =
+        r#"score("p_alive") < 0.6 && orders.count(days(365)) >= 1 && "customer" in roles"#;
+    let change = crm.write(|tx| tx.create_segment("win-back", Some(condition), &[]))?;
+    say!("12. Segment win-back ({condition}): {} customers", change.entered.len());
     super::cdnow::tour(&path.with_extension("html"))?;
     let last = crm.read(|tx| tx.last_event_seq())?;
     say!();
@@ -598,6 +604,7 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
     );
     say!("  cargo run -p crm-cli -- --db {db} report kpi --period {} --currency CNY", now.year());
     say!("  cargo run -p crm-cli -- --db {db} report clv --currency CNY");
+    say!("  cargo run -p crm-cli -- --db {db} segment members win-back");
     say!("  cargo run -p crm-cli -- --db {db} events --since {}", (last - 5).max(0));
     Ok(())
 }

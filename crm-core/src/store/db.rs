@@ -55,6 +55,15 @@ impl std::fmt::Debug for Crm {
     }
 }
 
+/// What [`Crm::run_due`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DueReport {
+    /// Segments re-evaluated (in part or in full).
+    pub segments: u64,
+    /// SLA breaches escalated.
+    pub escalated: u64,
+}
+
 /// Options for opening a [`Crm`]. Made by [`Crm::builder`].
 #[must_use]
 pub struct CrmBuilder {
@@ -247,13 +256,41 @@ impl Crm {
         actor: &str,
         f: impl FnOnce(&mut Tx<'_>) -> crate::Result<T>,
     ) -> crate::Result<T> {
+        self.write_at(self.now(), actor, f)
+    }
+
+    /// A write transaction whose clock reads `now` (scheduled work).
+    fn write_at<T>(
+        &self,
+        now: DateTime<Utc>,
+        actor: &str,
+        f: impl FnOnce(&mut Tx<'_>) -> crate::Result<T>,
+    ) -> crate::Result<T> {
         let mut conn = self.lock_writer()?;
         let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut tx = Tx::new(&sql_tx, self.now(), actor.to_owned());
+        let mut tx = Tx::new(&sql_tx, now, actor.to_owned());
         let value = f(&mut tx)?;
         drop(tx);
         sql_tx.commit()?;
         Ok(value)
+    }
+
+    /// Runs the work that is due at `now`: segment maintenance from the
+    /// change feed (incremental where it can be, in full for conditions that
+    /// change with time), and SLA escalations. The library starts no threads
+    /// of its own: the application calls this (the CLI: `crm tick`) when it
+    /// likes, so tests control time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage), or a missing FX rate for a
+    /// segment that converts.
+    pub fn run_due(&self, now: DateTime<Utc>) -> crate::Result<DueReport> {
+        self.write_at(now, "scheduler", |tx| {
+            let segments = tx.sync_segments()?;
+            let escalated = tx.escalate_breaches(now)?.len() as u64;
+            Ok(DueReport { segments, escalated })
+        })
     }
 
     /// Writes a consistent copy of the database to a new file at `path`

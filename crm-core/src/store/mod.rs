@@ -24,7 +24,7 @@ pub(crate) mod schema;
 mod score;
 pub(crate) mod search;
 
-pub use crate::store::db::{Clock, Crm, CrmBuilder, Tx};
+pub use crate::store::db::{Clock, Crm, CrmBuilder, DueReport, Tx};
 pub use crate::store::fx::FX_MAX_AGE_DAYS;
 pub use crate::store::merge::MergeReport;
 pub use crate::store::party::Upserted;
