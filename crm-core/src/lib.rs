@@ -142,9 +142,9 @@ pub use crate::model::{
     SearchHit, StageChange, Task, TaskId, TaskStatus,
 };
 pub use crate::store::{
-    Clock, Crm, CrmBuilder, DueReport, ERASED_NAME, FX_MAX_AGE_DAYS, MergeReport, NEVER_DAYS,
-    OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION, ScoreRollUp, Segment, SegmentChange, Tx,
-    Upserted,
+    Clock, Crm, CrmBuilder, DueReport, ERASED_NAME, FX_MAX_AGE_DAYS, MAX_RULE_DEPTH, MergeReport,
+    NEVER_DAYS, OLDEST_SUPPORTED_SCHEMA_VERSION, OutboxMessage, SCHEMA_VERSION, ScoreRollUp,
+    Segment, SegmentChange, Tx, Upserted,
 };
 
 /// The version of this library.

@@ -27,7 +27,9 @@
 
 mod condition;
 mod feature;
+pub(crate) mod trigger;
 
 pub(crate) use crate::rules::condition::compile_or_error;
 pub use crate::rules::condition::{Condition, Diagnostic, Fields};
 pub use crate::rules::feature::{Column, Dependency, Feature, FeatureTable, FieldKind, Type};
+pub use crate::rules::trigger::{Action, NewRule, Trigger};

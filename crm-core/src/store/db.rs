@@ -269,7 +269,10 @@ impl Crm {
         let mut conn = self.lock_writer()?;
         let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut tx = Tx::new(&sql_tx, now, actor.to_owned());
+        let since = tx.last_event_seq()?;
         let value = f(&mut tx)?;
+        // Rules fire inside the transaction of the change that fired them.
+        tx.fire_rules(since)?;
         drop(tx);
         sql_tx.commit()?;
         Ok(value)

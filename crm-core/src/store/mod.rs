@@ -29,6 +29,6 @@ pub use crate::store::fx::FX_MAX_AGE_DAYS;
 pub use crate::store::merge::MergeReport;
 pub use crate::store::party::Upserted;
 pub use crate::store::privacy::ERASED_NAME;
-pub use crate::store::rules::{NEVER_DAYS, Segment, SegmentChange};
+pub use crate::store::rules::{MAX_RULE_DEPTH, NEVER_DAYS, OutboxMessage, Segment, SegmentChange};
 pub use crate::store::schema::{OLDEST_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use crate::store::score::ScoreRollUp;

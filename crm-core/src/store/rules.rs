@@ -667,3 +667,334 @@ impl Tx<'_> {
         Ok(refreshed)
     }
 }
+
+/// Chains of rules that fire one another stop after this many rounds with
+/// a `rule.depth_exceeded` event.
+pub const MAX_RULE_DEPTH: u32 = 5;
+
+/// A queued or suppressed message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxMessage {
+    /// Sequence number.
+    pub id: i64,
+    /// The party.
+    pub party_id: PartyId,
+    /// Contact kind.
+    pub channel: String,
+    /// The address sent to (`None` when suppressed).
+    pub address: Option<String>,
+    /// Consent purpose.
+    pub purpose: String,
+    /// Rendered content.
+    pub content: String,
+    /// `queued` or `suppressed`.
+    pub status: String,
+    /// Why it was suppressed.
+    pub reason: Option<String>,
+    /// The rule that sent it.
+    pub rule: Option<String>,
+}
+
+impl Tx<'_> {
+    /// Creates a rule. Its condition must type-check, its templates may
+    /// only name known placeholders and its custom fields must exist, and a
+    /// segment it watches must exist.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] naming the problem; [`Error::Conflict`] for a
+    /// taken name; [`Error::NotFound`] for an unknown segment.
+    pub fn create_rule(&mut self, rule: crate::rules::NewRule) -> crate::Result<()> {
+        use crate::rules::{Action, Trigger};
+        if rule.name.trim().is_empty() {
+            return Err(Error::invalid("name", "a rule needs a name"));
+        }
+        if let Some(condition) = &rule.condition {
+            self.compile_condition(condition)?;
+        }
+        if let Trigger::SegmentEnter(s) | Trigger::SegmentExit(s) = &rule.trigger {
+            self.segment(s)?;
+        }
+        let fields = self.rule_fields()?;
+        for action in &rule.actions {
+            if let Action::Send { template, .. } = action {
+                for placeholder in crate::rules::trigger::placeholders(template)? {
+                    if let Some(field) = placeholder.strip_prefix("field.")
+                        && !fields.contains_key(field)
+                    {
+                        return Err(Error::invalid(
+                            "template",
+                            format!("unknown custom field `{field}` in `{{{placeholder}}}`"),
+                        ));
+                    }
+                }
+            }
+        }
+        let exists: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT 1 FROM rules WHERE name = ?1")?
+            .query_row(params![rule.name], |row| row.get(0))
+            .optional()?;
+        if exists.is_some() {
+            return Err(Error::conflict(format!("rule `{}` exists", rule.name)));
+        }
+        let definition = serde_json::to_string(&rule)?;
+        self.conn.execute(
+            "INSERT INTO rules (name, definition, created_at) VALUES (?1, ?2, ?3)",
+            params![rule.name, definition, self.now_text.as_str()],
+        )?;
+        self.record_event(
+            "rule",
+            &rule.name,
+            "rule.created",
+            None,
+            Some(&serde_json::to_value(&rule)?),
+        )?;
+        Ok(())
+    }
+
+    /// Every enabled rule.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn rules(&self) -> crate::Result<Vec<crate::rules::NewRule>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT definition FROM rules WHERE enabled = 1 ORDER BY name")?;
+        collect(&mut stmt, params![], |row| {
+            serde_json::from_str(&get::<String>(row, "definition")?)
+                .map_err(|e| Error::Internal(format!("rules.definition: {e}")))
+        })
+    }
+
+    /// Messages in the outbox with a status (`queued` or `suppressed`),
+    /// oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn outbox(&self, status: &str, limit: u64) -> crate::Result<Vec<OutboxMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, party_id, channel, address, purpose, content, status, reason, rule FROM outbox
+             WHERE status = ?1 ORDER BY id LIMIT ?2",
+        )?;
+        collect(&mut stmt, params![status, crate::store::event::limit_param(limit)], |row| {
+            Ok(OutboxMessage {
+                id: get(row, "id")?,
+                party_id: get_parsed(row, "party_id")?,
+                channel: get(row, "channel")?,
+                address: get(row, "address")?,
+                purpose: get(row, "purpose")?,
+                content: get(row, "content")?,
+                status: get(row, "status")?,
+                reason: get(row, "reason")?,
+                rule: get(row, "rule")?,
+            })
+        })
+    }
+
+    /// Fires the rules for the events after `since` (and for the events
+    /// their actions append, round after round, up to
+    /// [`MAX_RULE_DEPTH`]). Called by every write before it commits, so
+    /// actions share the transaction of the change that fired them.
+    pub(crate) fn fire_rules(&mut self, since: i64) -> crate::Result<()> {
+        use crate::rules::Trigger;
+        let has_rules: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM rules WHERE enabled = 1")?
+            .query_row([], |row| row.get(0))?;
+        let has_segments: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM segments")?
+            .query_row([], |row| row.get(0))?;
+        if has_rules == 0 && has_segments == 0 {
+            return Ok(());
+        }
+        let rules = self.rules()?;
+        let mut cursor = since;
+        for depth in 0..=MAX_RULE_DEPTH {
+            if has_segments > 0 {
+                self.sync_segments()?;
+            }
+            let last = self.last_event_seq()?;
+            if last <= cursor || rules.is_empty() {
+                return Ok(());
+            }
+            if depth == MAX_RULE_DEPTH {
+                self.record_event(
+                    "rule",
+                    "",
+                    "rule.depth_exceeded",
+                    None,
+                    Some(&serde_json::json!({ "depth": MAX_RULE_DEPTH, "from_seq": cursor })),
+                )?;
+                return Ok(());
+            }
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT e.seq, e.kind, json_extract(e.after, '$.segment') AS segment,
+                        CASE e.entity
+                          WHEN 'party' THEN e.entity_id
+                          WHEN 'order' THEN (SELECT party_id FROM orders WHERE id = e.entity_id)
+                          WHEN 'case' THEN (SELECT party_id FROM cases WHERE id = e.entity_id)
+                          WHEN 'interaction' THEN (SELECT party_id FROM interactions WHERE id = e.entity_id)
+                        END AS party
+                 FROM events e WHERE e.seq > ?1 AND e.seq <= ?2 ORDER BY e.seq",
+            )?;
+            let events = collect(&mut stmt, params![cursor, last], |row| {
+                Ok((
+                    get::<i64>(row, "seq")?,
+                    get::<String>(row, "kind")?,
+                    get::<Option<String>>(row, "segment")?,
+                    get::<Option<String>>(row, "party")?,
+                ))
+            })?;
+            cursor = last;
+            for (seq, kind, segment, party) in events {
+                let Some(party) = party.and_then(|p| p.parse::<PartyId>().ok()) else { continue };
+                for rule in &rules {
+                    let fires = match &rule.trigger {
+                        Trigger::Event(k) => *k == kind,
+                        Trigger::SegmentEnter(s) => {
+                            kind == "segment.entered" && segment.as_deref() == Some(s.as_str())
+                        }
+                        Trigger::SegmentExit(s) => {
+                            kind == "segment.exited" && segment.as_deref() == Some(s.as_str())
+                        }
+                    };
+                    if !fires || self.require_live(party, "party").is_err() {
+                        continue;
+                    }
+                    let done: Option<i64> = self
+                        .conn
+                        .prepare_cached(
+                            "SELECT 1 FROM rule_firings WHERE rule = ?1 AND event_seq = ?2",
+                        )?
+                        .query_row(params![rule.name, seq], |row| row.get(0))
+                        .optional()?;
+                    if done.is_some() {
+                        continue;
+                    }
+                    if let Some(condition) = &rule.condition {
+                        let condition = self.compile_condition(condition)?;
+                        if !self.party_matches(party, &condition)? {
+                            continue;
+                        }
+                    }
+                    self.conn
+                        .prepare_cached(
+                            "INSERT INTO rule_firings (rule, event_seq) VALUES (?1, ?2)",
+                        )?
+                        .execute(params![rule.name, seq])?;
+                    self.apply_actions(&rule.name, party, &rule.actions)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_actions(
+        &mut self,
+        rule: &str,
+        party: PartyId,
+        actions: &[crate::rules::Action],
+    ) -> crate::Result<()> {
+        use crate::rules::Action;
+        let previous_actor = std::mem::replace(&mut self.actor, format!("rule:{rule}"));
+        let result = (|| -> crate::Result<()> {
+            for action in actions {
+                match action {
+                    Action::Tag { tag } => {
+                        self.add_tag(party, tag)?;
+                    }
+                    Action::Untag { tag } => {
+                        self.remove_tag(party, tag)?;
+                    }
+                    Action::SetStage { stage } => {
+                        if self.get_party(party)?.stage != Some(*stage) {
+                            self.set_stage(party, *stage, Some(&format!("rule {rule}")))?;
+                        }
+                    }
+                    Action::CreateTask { title, due_in_days } => {
+                        let due = self.now + chrono::Duration::days(*due_in_days);
+                        self.create_task(
+                            crate::model::NewTask::new(title.clone(), due).about(party),
+                        )?;
+                    }
+                    Action::CreateCase { case_type, priority, subject } => {
+                        self.open_case(crate::model::NewCase::new(
+                            party,
+                            *case_type,
+                            *priority,
+                            crate::model::Channel::Other,
+                            subject.clone(),
+                        ))?;
+                    }
+                    Action::Send { channel, purpose, template } => {
+                        self.send(rule, party, *channel, purpose, template)?
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.actor = previous_actor;
+        result
+    }
+
+    fn send(
+        &mut self,
+        rule: &str,
+        party: PartyId,
+        channel: crate::model::ContactKind,
+        purpose: &str,
+        template: &str,
+    ) -> crate::Result<()> {
+        let p = self.get_party(party)?;
+        let scores = self.scores_of(party)?;
+        let mut content = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find('{') {
+            content.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let end = after.find('}').unwrap_or(after.len());
+            let name = &after[..end];
+            let value = match name {
+                "name" => p.name.clone(),
+                "stage" => p.stage.map(|s| s.code().to_owned()).unwrap_or_default(),
+                other => match (other.strip_prefix("field."), other.strip_prefix("score.")) {
+                    (Some(f), _) => {
+                        p.fields.get(f).map(crate::model::FieldValue::to_text).unwrap_or_default()
+                    }
+                    (_, Some(s)) => scores.get(s).map(|v| format!("{v:.2}")).unwrap_or_default(),
+                    _ => String::new(),
+                },
+            };
+            content.push_str(&value);
+            rest = after.get(end + 1..).unwrap_or("");
+        }
+        content.push_str(rest);
+        let contact = p.contacts.iter().find(|c| c.kind == channel && c.allows(purpose));
+        let (status, address, reason) = match contact {
+            Some(c) => ("queued", Some(c.normalized.clone()), None),
+            None if p.contacts.iter().any(|c| c.kind == channel) => (
+                "suppressed",
+                None,
+                Some(format!("no {channel} contact point with {purpose} consent")),
+            ),
+            None => ("suppressed", None, Some(format!("no {channel} contact point"))),
+        };
+        self.conn.execute(
+            "INSERT INTO outbox (party_id, channel, address, purpose, content, status, reason, rule, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![party.to_string(), channel.code(), address, purpose, content, status, reason, rule, self.now_text.as_str()],
+        )?;
+        self.record_event(
+            "party",
+            &party.to_string(),
+            if status == "queued" { "message.queued" } else { "message.suppressed" },
+            None,
+            Some(&serde_json::json!({ "rule": rule, "channel": channel, "purpose": purpose, "reason": reason })),
+        )?;
+        Ok(())
+    }
+}

@@ -208,3 +208,134 @@ fn segments_record_entries_exits_and_history() {
     crm.write(|tx| tx.create_segment("pilot", None, &parties[..2])).unwrap();
     assert_eq!(crm.read(|tx| tx.segment("pilot")).unwrap().members, 2);
 }
+
+mod triggers {
+    use chrono::{TimeZone, Utc};
+    use crm_core::rules::{Action, NewRule, Trigger};
+    use crm_core::{ContactKind, LifecycleStage, NewContactPoint, NewParty};
+
+    use crate::support::crm_at;
+
+    #[test]
+    fn a_rule_fires_in_the_transaction_of_its_event_and_checks_consent() {
+        let (crm, _) = crm_at(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
+        let (a, b) = crm
+            .write(|tx| {
+                tx.create_rule(NewRule {
+                    name: "win-back".into(),
+                    trigger: Trigger::Event("party.stage_changed".into()),
+                    condition: Some(r#"stage == "churned""#.into()),
+                    actions: vec![
+                        Action::Tag { tag: "win-back".into() },
+                        Action::CreateTask { title: "Call back".into(), due_in_days: 3 },
+                        Action::Send {
+                            channel: ContactKind::Email,
+                            purpose: "marketing".into(),
+                            template: "Dear {name}, we miss you".into(),
+                        },
+                    ],
+                })?;
+                let a = tx.create_party(NewParty::person("Li Na").with_contact_point(
+                    NewContactPoint::new(ContactKind::Email, "li@example.com").with_consent(
+                        "marketing",
+                        true,
+                        "form",
+                    ),
+                ))?;
+                let b = tx.create_party(
+                    NewParty::person("Wang Wu").with_contact(ContactKind::Email, "ww@example.com"),
+                )?;
+                Ok((a.id, b.id))
+            })
+            .unwrap();
+        crm.write(|tx| {
+            tx.set_stage(a, LifecycleStage::Churned, None)?;
+            tx.set_stage(b, LifecycleStage::Churned, None).map(|_| ())
+        })
+        .unwrap();
+        let party = crm.read(|tx| tx.get_party(a)).unwrap();
+        assert!(party.tags.contains(&"win-back".to_owned()));
+        assert_eq!(crm.read(|tx| tx.tasks_of(a)).unwrap().len(), 1);
+        let queued = crm.read(|tx| tx.outbox("queued", 10)).unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(
+            (queued[0].content.as_str(), queued[0].address.as_deref()),
+            ("Dear Li Na, we miss you", Some("li@example.com"))
+        );
+        let suppressed = crm.read(|tx| tx.outbox("suppressed", 10)).unwrap();
+        assert_eq!(suppressed.len(), 1);
+        assert_eq!(
+            suppressed[0].reason.as_deref(),
+            Some("no email contact point with marketing consent")
+        );
+        // The actions carry the rule as actor.
+        let events = crm.read(|tx| tx.events_for("party", &a.to_string())).unwrap();
+        assert!(events.iter().any(|e| e.actor == "rule:win-back" && e.kind == "message.queued"));
+        // Bad rules are refused.
+        let bad = |template: &str| NewRule {
+            name: "x".into(),
+            trigger: Trigger::Event("party.created".into()),
+            condition: None,
+            actions: vec![Action::Send {
+                channel: ContactKind::Email,
+                purpose: "marketing".into(),
+                template: template.into(),
+            }],
+        };
+        assert!(
+            crm.write(|tx| tx.create_rule(bad("Hi {nmae}")))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown placeholder `{nmae}`")
+        );
+        assert!(
+            crm.write(|tx| tx.create_rule(bad("Hi {field.tier}")))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown custom field `tier`")
+        );
+        let missing = NewRule { trigger: Trigger::SegmentEnter("nope".into()), ..bad("Hi") };
+        assert!(crm.write(|tx| tx.create_rule(missing)).is_err());
+    }
+
+    #[test]
+    fn segment_entry_fires_and_cycles_stop_at_the_depth_limit() {
+        let (crm, _) = crm_at(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
+        let p = crm
+            .write(|tx| {
+                tx.create_segment("vips", Some(r#""vip" in tags"#), &[])?;
+                tx.create_rule(NewRule {
+                    name: "welcome-vip".into(),
+                    trigger: Trigger::SegmentEnter("vips".into()),
+                    condition: None,
+                    actions: vec![Action::CreateTask {
+                        title: "Welcome call".into(),
+                        due_in_days: 1,
+                    }],
+                })?;
+                Ok(tx.create_party(NewParty::person("Zhao"))?.id)
+            })
+            .unwrap();
+        crm.write(|tx| tx.add_tag(p, "vip").map(|_| ())).unwrap();
+        assert_eq!(crm.read(|tx| tx.tasks_of(p)).unwrap().len(), 1);
+        // Two rules that undo each other: the chain stops with an error event.
+        crm.write(|tx| {
+            tx.create_rule(NewRule {
+                name: "to-new".into(),
+                trigger: Trigger::Event("party.stage_changed".into()),
+                condition: Some(r#"stage == "churned""#.into()),
+                actions: vec![Action::SetStage { stage: LifecycleStage::New }],
+            })?;
+            tx.create_rule(NewRule {
+                name: "to-churned".into(),
+                trigger: Trigger::Event("party.stage_changed".into()),
+                condition: Some(r#"stage == "new""#.into()),
+                actions: vec![Action::SetStage { stage: LifecycleStage::Churned }],
+            })
+        })
+        .unwrap();
+        crm.write(|tx| tx.set_stage(p, LifecycleStage::Churned, None).map(|_| ())).unwrap();
+        let last = crm.read(|tx| tx.events_since(0, 100_000)).unwrap();
+        assert!(last.iter().any(|e| e.kind == "rule.depth_exceeded"));
+    }
+}
