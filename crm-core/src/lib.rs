@@ -124,6 +124,10 @@ pub use crate::import::{
     ImportFormat, ImportKind, ImportMode, ImportOptions, ImportProgress, ImportReport, RowError,
 };
 pub use crate::model::{
+    CampaignReport, CampaignRun, GroupResult, LedgerEntry, LedgerKind, Membership, NewCampaign,
+    NewLoyaltyProgram, TierLevel, Variant,
+};
+pub use crate::model::{
     Case, CaseId, CaseStatus, CaseTransition, CaseType, ChurnCauses, ChurnReason, CloseReason,
     DayRule, ForecastRow, FxRate, Heading, KeyAccount, KpiReport, KpiRow, LifecycleAssignment,
     Line, Money, NewCase, NewLine, NewOpportunity, NewOrder, NewProduct, NewQuote, NewShipment,

@@ -9,12 +9,14 @@
 #[macro_use]
 mod code;
 pub(crate) mod calendar;
+mod campaign;
 mod case;
 mod contact;
 mod event;
 pub(crate) mod field;
 mod ids;
 mod interaction;
+mod loyalty;
 pub(crate) mod money;
 pub(crate) mod opportunity;
 pub(crate) mod party;
@@ -24,6 +26,7 @@ pub(crate) mod sales;
 mod search;
 
 pub use crate::model::calendar::{DayRule, WorkingCalendar, WorkingHours};
+pub use crate::model::campaign::{CampaignReport, CampaignRun, GroupResult, NewCampaign, Variant};
 pub use crate::model::case::{
     Case, CaseStatus, CaseTransition, CaseType, ChurnReason, NewCase, Priority, SlaBreach,
     SlaClock, SlaPolicy, SlaTarget,
@@ -41,6 +44,9 @@ pub use crate::model::ids::{
 };
 pub use crate::model::interaction::{
     Channel, Direction, Interaction, Link, NewInteraction, NewTask, Task, TaskStatus,
+};
+pub use crate::model::loyalty::{
+    LedgerEntry, LedgerKind, Membership, NewLoyaltyProgram, TierLevel,
 };
 pub use crate::model::money::{Currency, FxRate, Money, RoundingMode};
 pub use crate::model::opportunity::{

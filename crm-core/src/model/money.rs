@@ -447,6 +447,18 @@ impl serde::Serialize for Money {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            amount: String,
+            currency: Currency,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        Money::parse(&raw.amount, raw.currency).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A dated exchange rate: on `date`, one unit of `base` buys `rate` units
 /// of `quote`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

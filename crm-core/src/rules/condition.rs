@@ -41,10 +41,26 @@ const NAMES: &[&str] = &[
     "cases",
     "interactions",
     "last_order",
+    "points",
+    "tier",
+    "order",
 ];
 /// Functions a condition may call.
-const FUNCTIONS: &[&str] =
-    &["score", "has_score", "consent", "days", "days_since", "size", "count", "revenue", "open"];
+const FUNCTIONS: &[&str] = &[
+    "score",
+    "has_score",
+    "consent",
+    "days",
+    "days_since",
+    "size",
+    "count",
+    "revenue",
+    "open",
+    "changed",
+    "old",
+    "new",
+    "floor",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Cmp {
@@ -86,6 +102,8 @@ enum Node {
     /// `elem in list`.
     In(Box<Node>, Box<Node>),
     Size(Box<Node>),
+    /// `floor(x)`: a double rounded down to an int.
+    Floor(Box<Node>),
 }
 
 /// A condition compiled against the feature schema.
@@ -204,6 +222,8 @@ impl Compiler<'_> {
                     "language" => Feature::Language,
                     "tags" => Feature::Tags,
                     "roles" => Feature::Roles,
+                    "points" => Feature::Points,
+                    "tier" => Feature::Tier,
                     other => {
                         let hint = suggest(other, NAMES.iter().copied())
                             .map(|s| format!(" (did you mean `{s}`?)"))
@@ -248,6 +268,20 @@ impl Compiler<'_> {
                     let node = self.feature(Feature::Field(select.field.clone(), *kind));
                     let t = Feature::Field(select.field.clone(), *kind).value_type();
                     return Ok((node, t));
+                }
+                if let Expr::Ident(root) = &select.operand.expr
+                    && root == "order"
+                {
+                    if select.field != "total" {
+                        return Err(self.error(
+                            e.id,
+                            format!(
+                                "unknown order feature `{}` (known: order.total)",
+                                select.field
+                            ),
+                        ));
+                    }
+                    return Ok((self.feature(Feature::OrderTotal), Type::Double));
                 }
                 Err(self.error(
                     e.id,
@@ -450,6 +484,29 @@ impl Compiler<'_> {
                 let purpose = self.string_arg(purpose, "the purpose")?;
                 Ok((self.feature(Feature::Consent(kind_code, purpose)), Type::Bool))
             }
+            "changed" | "old" | "new" => {
+                let [arg] = args.as_slice() else {
+                    return Err(self.error(e.id, format!("{name}(\"stage\") takes one argument")));
+                };
+                let path = self.string_arg(arg, "the changed attribute")?;
+                let feature = match name {
+                    "changed" => Feature::Changed(path),
+                    "old" => Feature::Old(path),
+                    _ => Feature::New(path),
+                };
+                let t = feature.value_type();
+                Ok((self.feature(feature), t))
+            }
+            "floor" => {
+                let [arg] = args.as_slice() else {
+                    return Err(self.error(e.id, "floor(x) takes one argument"));
+                };
+                let (n, t) = self.compile(arg)?;
+                if !t.is_number() {
+                    return Err(self.error(e.id, format!("floor needs a number, not {}", t.name())));
+                }
+                Ok((Node::Floor(Box::new(n)), Type::Int))
+            }
             "days_since" => match args.as_slice() {
                 [arg] if matches!(&arg.expr, Expr::Ident(n) if n == "last_order") => {
                     Ok((self.feature(Feature::DaysSinceLastOrder), Type::Int))
@@ -486,6 +543,20 @@ impl Condition {
     /// Every syntax error, or the first type error, with its line and
     /// column.
     pub fn compile(source: &str, fields: &Fields) -> Result<Condition, Vec<Diagnostic>> {
+        Condition::compile_as(source, fields, Type::Bool)
+    }
+
+    /// Compiles a formula whose value is an int, such as a loyalty earn
+    /// rule (`floor(order.total / 10.0) * (tier == "gold" ? 2 : 1)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Condition::compile`], and when the value is not an int.
+    pub fn compile_int(source: &str, fields: &Fields) -> Result<Condition, Vec<Diagnostic>> {
+        Condition::compile_as(source, fields, Type::Int)
+    }
+
+    fn compile_as(source: &str, fields: &Fields, want: Type) -> Result<Condition, Vec<Diagnostic>> {
         let parsed = cel::parser::Parser::new().parse_with_source_info(source);
         let (expr, info) = match parsed {
             Ok(parsed) => parsed,
@@ -503,11 +574,13 @@ impl Condition {
         };
         let mut compiler = Compiler { source, info, fields, features: Vec::new() };
         let (root, t) = compiler.compile(&expr).map_err(|d| vec![d])?;
-        if t != Type::Bool {
+        if t != want {
+            let what = if want == Type::Bool { "a condition" } else { "a formula" };
+            let hint = if want == Type::Int && t == Type::Double { " (use floor())" } else { "" };
             return Err(vec![Diagnostic {
                 line: 1,
                 column: 1,
-                message: format!("a condition must be a bool, this is {}", t.name()),
+                message: format!("{what} must be {}, this is {}{hint}", want.name(), t.name()),
             }]);
         }
         Ok(Condition { source: source.to_owned(), root, features: compiler.features })
@@ -527,6 +600,19 @@ impl Condition {
     /// this condition's features (in order).
     pub fn eval(&self, table: &FeatureTable, row: usize) -> bool {
         Eval { columns: &table.columns, row }.bool(&self.root)
+    }
+
+    /// Evaluates a formula compiled with [`Condition::compile_int`] for row
+    /// `row`.
+    pub fn eval_int(&self, table: &FeatureTable, row: usize) -> i64 {
+        Eval { columns: &table.columns, row }.int(&self.root)
+    }
+
+    /// True when the condition reads the event that fired it (`changed`,
+    /// `old`, `new`, `order.total`), which only rules triggered by an event
+    /// can.
+    pub fn reads_event(&self) -> bool {
+        self.features.iter().any(Feature::is_event)
     }
 
     /// Evaluates the condition for every row, splitting the rows over the
@@ -627,6 +713,8 @@ impl Eval<'_> {
                 }
             }
             Node::Size(list) => self.list(list).len() as i64,
+            // `as` saturates; NaN becomes 0.
+            Node::Floor(x) => self.double(x).floor() as i64,
             _ => 0,
         }
     }
@@ -673,7 +761,7 @@ impl Eval<'_> {
                     self.double(b)
                 }
             }
-            Node::Size(_) => self.int(n) as f64,
+            Node::Size(_) | Node::Floor(_) => self.int(n) as f64,
             _ => 0.0,
         }
     }

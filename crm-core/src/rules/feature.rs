@@ -70,6 +70,22 @@ pub enum Feature {
     CasesOpen,
     /// `interactions.count("wechat", days(n))` or `interactions.count(days(n))`.
     Interactions(Option<String>, i64),
+    /// `points`: the loyalty balance in the default programme (the first
+    /// created, or the programme whose earn rule is running); 0 when none.
+    Points,
+    /// `tier`: the loyalty tier in that programme, `""` when none.
+    Tier,
+    /// `changed("stage")`: the event that fired the rule changed this
+    /// attribute (false outside an event).
+    Changed(String),
+    /// `old("stage")`: the attribute before the event, as text (`""`
+    /// outside an event or when absent).
+    Old(String),
+    /// `new("stage")`: the attribute after the event, as text.
+    New(String),
+    /// `order.total`: the order of the event, its revenue in major units of
+    /// the loyalty programme's currency (0.0 outside an order event).
+    OrderTotal,
 }
 
 /// The value type of a custom field, as a condition sees it.
@@ -108,9 +124,11 @@ impl Feature {
                 FieldKind::Double => Type::Double,
                 FieldKind::Bool => Type::Bool,
             },
-            Feature::Consent(..) | Feature::HasScore(_) => Type::Bool,
-            Feature::Score(_) | Feature::OrdersRevenue(..) => Type::Double,
-            Feature::OrdersCount(_)
+            Feature::Consent(..) | Feature::HasScore(_) | Feature::Changed(_) => Type::Bool,
+            Feature::Tier | Feature::Old(_) | Feature::New(_) => Type::String,
+            Feature::Score(_) | Feature::OrdersRevenue(..) | Feature::OrderTotal => Type::Double,
+            Feature::Points
+            | Feature::OrdersCount(_)
             | Feature::DaysSinceLastOrder
             | Feature::CasesOpen
             | Feature::Interactions(..) => Type::Int,
@@ -129,6 +147,14 @@ impl Feature {
             Feature::Interactions(..) => Dependency::Interactions,
             _ => Dependency::Party,
         }
+    }
+
+    /// True for the features of the event that fired a rule.
+    pub fn is_event(&self) -> bool {
+        matches!(
+            self,
+            Feature::Changed(_) | Feature::Old(_) | Feature::New(_) | Feature::OrderTotal
+        )
     }
 
     /// True when the value changes with the passing of time alone.

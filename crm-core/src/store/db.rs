@@ -62,6 +62,12 @@ pub struct DueReport {
     pub segments: u64,
     /// SLA breaches escalated.
     pub escalated: u64,
+    /// Parties acted on by scheduled rules.
+    pub scheduled: u64,
+    /// Loyalty points expired.
+    pub points_expired: i64,
+    /// Loyalty members whose tier was reviewed.
+    pub tiers_reviewed: u64,
 }
 
 /// Options for opening a [`Crm`]. Made by [`Crm::builder`].
@@ -280,7 +286,8 @@ impl Crm {
 
     /// Runs the work that is due at `now`: segment maintenance from the
     /// change feed (incremental where it can be, in full for conditions that
-    /// change with time), and SLA escalations. The library starts no threads
+    /// change with time), SLA escalations, scheduled rules, and loyalty
+    /// expiry and tier reviews. The library starts no threads
     /// of its own: the application calls this (the CLI: `crm tick`) when it
     /// likes, so tests control time.
     ///
@@ -292,7 +299,9 @@ impl Crm {
         self.write_at(now, "scheduler", |tx| {
             let segments = tx.sync_segments()?;
             let escalated = tx.escalate_breaches(now)?.len() as u64;
-            Ok(DueReport { segments, escalated })
+            let scheduled = tx.run_scheduled_rules()?;
+            let (points_expired, tiers_reviewed) = tx.run_loyalty(now)?;
+            Ok(DueReport { segments, escalated, scheduled, points_expired, tiers_reviewed })
         })
     }
 

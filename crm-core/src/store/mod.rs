@@ -5,12 +5,14 @@
 //! transaction.
 
 mod analytics;
+mod campaign;
 mod case;
 mod codec;
 mod db;
 mod event;
 pub(crate) mod fx;
 mod interaction;
+mod loyalty;
 mod merge;
 mod opportunity;
 mod order;

@@ -37,6 +37,45 @@ pub struct SegmentChange {
     pub exited: Vec<PartyId>,
 }
 
+/// An event as the rule engine reads it.
+struct FiredEvent {
+    seq: i64,
+    entity: String,
+    entity_id: String,
+    kind: String,
+    before: Option<String>,
+    after: Option<String>,
+    segment: Option<String>,
+    party: Option<String>,
+}
+
+/// What a condition run for an event reads of it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventContext {
+    /// The entity before the event.
+    pub before: Option<serde_json::Value>,
+    /// The entity after the event.
+    pub after: Option<serde_json::Value>,
+    /// `order.total`.
+    pub order_total: f64,
+    /// The loyalty programme `points` and `tier` refer to.
+    pub program: Option<String>,
+}
+
+impl EventContext {
+    /// The attribute at a dotted path (`stage`, `fields.tier`) as text.
+    fn value(&self, after: bool, path: &str) -> String {
+        let doc = if after { &self.after } else { &self.before };
+        let Some(doc) = doc else { return String::new() };
+        let pointer = format!("/{}", path.replace('.', "/"));
+        match doc.pointer(&pointer) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        }
+    }
+}
+
 impl Tx<'_> {
     /// The custom fields conditions may read, by name.
     ///
@@ -72,6 +111,19 @@ impl Tx<'_> {
         features: &[Feature],
         party: Option<PartyId>,
         today: NaiveDate,
+    ) -> crate::Result<FeatureTable> {
+        self.feature_table_in(features, party, today, &EventContext::default())
+    }
+
+    /// [`Tx::feature_table`] with the event that fired a rule (for
+    /// `changed`, `old`, `new`, `order.total`) and the loyalty programme
+    /// `points` and `tier` refer to.
+    pub(crate) fn feature_table_in(
+        &self,
+        features: &[Feature],
+        party: Option<PartyId>,
+        today: NaiveDate,
+        context: &EventContext,
     ) -> crate::Result<FeatureTable> {
         let one = party.map(|p| p.to_string());
         let mut stmt = self.conn.prepare_cached(
@@ -289,6 +341,48 @@ impl Tx<'_> {
                     }
                     Column::Int(v)
                 }
+                Feature::Points | Feature::Tier => {
+                    let program: Option<String> = match &context.program {
+                        Some(p) => Some(p.clone()),
+                        None => self
+                            .conn
+                            .prepare_cached("SELECT name FROM loyalty_programs ORDER BY created_at, name LIMIT 1")?
+                            .query_row([], |row| row.get(0))
+                            .optional()?,
+                    };
+                    if *feature == Feature::Points {
+                        let rows = per_party(
+                            "SELECT party_id, sum(points) FROM loyalty_ledger WHERE program = ?2
+                               AND (?1 IS NULL OR party_id = ?1) GROUP BY party_id",
+                            &[&one, &program],
+                        )?;
+                        let mut v = vec![0; n];
+                        for (i, value) in rows {
+                            v[i] = as_i64(&value);
+                        }
+                        Column::Int(v)
+                    } else {
+                        let rows = per_party(
+                            "SELECT party_id, tier FROM loyalty_members WHERE program = ?2
+                               AND (?1 IS NULL OR party_id = ?1)",
+                            &[&one, &program],
+                        )?;
+                        let mut v = vec![String::new(); n];
+                        for (i, value) in rows {
+                            if let rusqlite::types::Value::Text(t) = value {
+                                v[i] = t;
+                            }
+                        }
+                        Column::Str(v)
+                    }
+                }
+                Feature::Changed(path) => {
+                    let (old, new) = (context.value(false, path), context.value(true, path));
+                    Column::Bool(vec![context.after.is_some() && old != new; n])
+                }
+                Feature::Old(path) => Column::Str(vec![context.value(false, path); n]),
+                Feature::New(path) => Column::Str(vec![context.value(true, path); n]),
+                Feature::OrderTotal => Column::Double(vec![context.order_total; n]),
                 Feature::Interactions(channel, days) => {
                     let rows = per_party(
                         "SELECT party_id, count(*) FROM interactions WHERE at >= ?2 AND (?3 IS NULL OR channel = ?3)
@@ -371,6 +465,14 @@ impl Tx<'_> {
         }
         if self.find_segment(name)?.is_some() {
             return Err(Error::conflict(format!("segment `{name}` exists")));
+        }
+        if let Some(condition) = condition
+            && self.compile_condition(condition)?.reads_event()
+        {
+            return Err(Error::invalid(
+                "condition",
+                "changed(), old(), new() and order.total read the event that fired a rule; a segment has none",
+            ));
         }
         if let Some(condition) = condition {
             self.compile_condition(condition)?;
@@ -715,19 +817,47 @@ impl Tx<'_> {
         if let Trigger::SegmentEnter(s) | Trigger::SegmentExit(s) = &rule.trigger {
             self.segment(s)?;
         }
-        let fields = self.rule_fields()?;
+        if let Some(condition) = &rule.condition {
+            let compiled = self.compile_condition(condition)?;
+            if compiled.reads_event() && !matches!(rule.trigger, Trigger::Event(_)) {
+                return Err(Error::invalid(
+                    "condition",
+                    "changed(), old(), new() and order.total read the event that fired the rule; only rules triggered by an event have one",
+                ));
+            }
+        }
+        if rule.trigger == Trigger::EveryHours(0) {
+            return Err(Error::invalid(
+                "trigger",
+                "a schedule needs at least one hour between runs",
+            ));
+        }
+        let defs = self.field_defs()?;
         for action in &rule.actions {
-            if let Action::Send { template, .. } = action {
-                for placeholder in crate::rules::trigger::placeholders(template)? {
-                    if let Some(field) = placeholder.strip_prefix("field.")
-                        && !fields.contains_key(field)
-                    {
+            match action {
+                Action::Send { template, .. } => self.check_template(template)?,
+                Action::SetField { field, value } => {
+                    let def = defs.iter().find(|d| d.name == *field).ok_or_else(|| {
+                        Error::invalid("action", format!("unknown custom field `{field}`"))
+                    })?;
+                    def.parse(value)?;
+                }
+                Action::AwardPoints { program, points, reason } => {
+                    self.loyalty_program(program)?;
+                    if *points == 0 || reason.trim().is_empty() {
                         return Err(Error::invalid(
-                            "template",
-                            format!("unknown custom field `{field}` in `{{{placeholder}}}`"),
+                            "action",
+                            "award_points needs non-zero points and a reason",
                         ));
                     }
                 }
+                Action::EnrolInCampaign { campaign } => {
+                    self.campaign(campaign)?;
+                }
+                Action::Tag { tag } | Action::Untag { tag } if tag.trim().is_empty() => {
+                    return Err(Error::invalid("action", "a tag cannot be empty"));
+                }
+                _ => {}
             }
         }
         let exists: Option<i64> = self
@@ -743,6 +873,13 @@ impl Tx<'_> {
             "INSERT INTO rules (name, definition, created_at) VALUES (?1, ?2, ?3)",
             params![rule.name, definition, self.now_text.as_str()],
         )?;
+        if let Trigger::EveryHours(hours) = rule.trigger {
+            let next = self.now + chrono::Duration::hours(i64::from(hours));
+            self.conn.execute(
+                "INSERT INTO rule_schedule (rule, next_at) VALUES (?1, ?2)",
+                params![rule.name, time_text(&next)],
+            )?;
+        }
         self.record_event(
             "rule",
             &rule.name,
@@ -794,45 +931,85 @@ impl Tx<'_> {
         })
     }
 
+    /// How many rounds a chain of rules may run before it stops with a
+    /// `rule.depth_exceeded` event ([`MAX_RULE_DEPTH`] unless set).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn rule_depth(&self) -> crate::Result<u32> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM crm_meta WHERE key = 'rules.max_depth'")?
+            .query_row([], |row| row.get::<_, String>(0))
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MAX_RULE_DEPTH))
+    }
+
+    /// Sets how many rounds a chain of rules may run (1 to 100), for every
+    /// process that opens this database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] outside 1..=100.
+    pub fn set_rule_depth(&mut self, depth: u32) -> crate::Result<()> {
+        if !(1..=100).contains(&depth) {
+            return Err(Error::invalid("depth", format!("{depth} is not in 1..=100")));
+        }
+        self.conn.execute(
+            "INSERT INTO crm_meta (key, value) VALUES ('rules.max_depth', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![depth.to_string()],
+        )?;
+        Ok(())
+    }
+
     /// Fires the rules for the events after `since` (and for the events
     /// their actions append, round after round, up to
-    /// [`MAX_RULE_DEPTH`]). Called by every write before it commits, so
+    /// [`Tx::rule_depth`]), earns loyalty points for orders and keeps
+    /// segments current. Called by every write before it commits, so
     /// actions share the transaction of the change that fired them.
     pub(crate) fn fire_rules(&mut self, since: i64) -> crate::Result<()> {
         use crate::rules::Trigger;
-        let has_rules: i64 = self
+        let (has_rules, has_segments, has_programs): (i64, i64, i64) = self
             .conn
-            .prepare_cached("SELECT count(*) FROM rules WHERE enabled = 1")?
-            .query_row([], |row| row.get(0))?;
-        let has_segments: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM segments")?
-            .query_row([], |row| row.get(0))?;
-        if has_rules == 0 && has_segments == 0 {
+            .prepare_cached(
+                "SELECT (SELECT count(*) FROM rules WHERE enabled = 1),
+                        (SELECT count(*) FROM segments), (SELECT count(*) FROM loyalty_programs)",
+            )?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        if has_rules == 0 && has_segments == 0 && has_programs == 0 {
             return Ok(());
         }
-        let rules = self.rules()?;
+        let rules: Vec<_> = self
+            .rules()?
+            .into_iter()
+            .filter(|r| !matches!(r.trigger, Trigger::EveryHours(_)))
+            .collect();
+        let max_depth = self.rule_depth()?;
         let mut cursor = since;
-        for depth in 0..=MAX_RULE_DEPTH {
+        for depth in 0..=max_depth {
             if has_segments > 0 {
                 self.sync_segments()?;
             }
             let last = self.last_event_seq()?;
-            if last <= cursor || rules.is_empty() {
+            if last <= cursor || (rules.is_empty() && has_programs == 0) {
                 return Ok(());
             }
-            if depth == MAX_RULE_DEPTH {
+            if depth == max_depth {
                 self.record_event(
                     "rule",
                     "",
                     "rule.depth_exceeded",
                     None,
-                    Some(&serde_json::json!({ "depth": MAX_RULE_DEPTH, "from_seq": cursor })),
+                    Some(&serde_json::json!({ "depth": max_depth, "from_seq": cursor })),
                 )?;
                 return Ok(());
             }
             let mut stmt = self.conn.prepare_cached(
-                "SELECT e.seq, e.kind, json_extract(e.after, '$.segment') AS segment,
+                "SELECT e.seq, e.entity, e.entity_id, e.kind, e.before, e.after,
+                        json_extract(e.after, '$.segment') AS segment,
                         CASE e.entity
                           WHEN 'party' THEN e.entity_id
                           WHEN 'order' THEN (SELECT party_id FROM orders WHERE id = e.entity_id)
@@ -842,55 +1019,169 @@ impl Tx<'_> {
                  FROM events e WHERE e.seq > ?1 AND e.seq <= ?2 ORDER BY e.seq",
             )?;
             let events = collect(&mut stmt, params![cursor, last], |row| {
-                Ok((
-                    get::<i64>(row, "seq")?,
-                    get::<String>(row, "kind")?,
-                    get::<Option<String>>(row, "segment")?,
-                    get::<Option<String>>(row, "party")?,
-                ))
+                Ok(FiredEvent {
+                    seq: get(row, "seq")?,
+                    entity: get(row, "entity")?,
+                    entity_id: get(row, "entity_id")?,
+                    kind: get(row, "kind")?,
+                    before: get(row, "before")?,
+                    after: get(row, "after")?,
+                    segment: get(row, "segment")?,
+                    party: get(row, "party")?,
+                })
             })?;
             cursor = last;
-            for (seq, kind, segment, party) in events {
-                let Some(party) = party.and_then(|p| p.parse::<PartyId>().ok()) else { continue };
+            for event in events {
+                let Some(party) = event.party.as_deref().and_then(|p| p.parse::<PartyId>().ok())
+                else {
+                    continue;
+                };
+                if self.require_live(party, "party").is_err() {
+                    continue;
+                }
+                let order = if event.entity == "order" {
+                    event.entity_id.parse::<crate::model::OrderId>().ok()
+                } else {
+                    None
+                };
+                if let Some(order) = order
+                    && has_programs > 0
+                {
+                    self.earn_for_order(order)?;
+                }
+                let mut context = None;
                 for rule in &rules {
                     let fires = match &rule.trigger {
-                        Trigger::Event(k) => *k == kind,
+                        Trigger::Event(k) => *k == event.kind,
                         Trigger::SegmentEnter(s) => {
-                            kind == "segment.entered" && segment.as_deref() == Some(s.as_str())
+                            event.kind == "segment.entered"
+                                && event.segment.as_deref() == Some(s.as_str())
                         }
                         Trigger::SegmentExit(s) => {
-                            kind == "segment.exited" && segment.as_deref() == Some(s.as_str())
+                            event.kind == "segment.exited"
+                                && event.segment.as_deref() == Some(s.as_str())
                         }
+                        Trigger::EveryHours(_) => false,
                     };
-                    if !fires || self.require_live(party, "party").is_err() {
-                        continue;
-                    }
-                    let done: Option<i64> = self
-                        .conn
-                        .prepare_cached(
-                            "SELECT 1 FROM rule_firings WHERE rule = ?1 AND event_seq = ?2",
-                        )?
-                        .query_row(params![rule.name, seq], |row| row.get(0))
-                        .optional()?;
-                    if done.is_some() {
+                    if !fires || self.fired(&rule.name, event.seq, party)? {
                         continue;
                     }
                     if let Some(condition) = &rule.condition {
                         let condition = self.compile_condition(condition)?;
-                        if !self.party_matches(party, &condition)? {
+                        if context.is_none() {
+                            context = Some(self.event_context(&event, order)?);
+                        }
+                        let context = context
+                            .as_ref()
+                            .ok_or_else(|| Error::Internal("event context missing".into()))?;
+                        let table = self.feature_table_in(
+                            condition.features(),
+                            Some(party),
+                            self.now.date_naive(),
+                            context,
+                        )?;
+                        if table.parties.is_empty() || !condition.eval(&table, 0) {
                             continue;
                         }
                     }
-                    self.conn
-                        .prepare_cached(
-                            "INSERT INTO rule_firings (rule, event_seq) VALUES (?1, ?2)",
-                        )?
-                        .execute(params![rule.name, seq])?;
+                    self.record_firing(&rule.name, event.seq, party)?;
                     self.apply_actions(&rule.name, party, &rule.actions)?;
                 }
             }
         }
         Ok(())
+    }
+
+    fn fired(&self, rule: &str, seq: i64, party: PartyId) -> crate::Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM rule_firings WHERE rule = ?1 AND event_seq = ?2 AND party_id = ?3",
+            )?
+            .query_row(params![rule, seq, party.to_string()], |row| row.get::<_, i64>(0))
+            .optional()?
+            .is_some())
+    }
+
+    fn record_firing(&self, rule: &str, seq: i64, party: PartyId) -> crate::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO rule_firings (rule, event_seq, party_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![rule, seq, party.to_string()])?;
+        Ok(())
+    }
+
+    fn event_context(
+        &self,
+        event: &FiredEvent,
+        order: Option<crate::model::OrderId>,
+    ) -> crate::Result<EventContext> {
+        let parse = |text: &Option<String>| {
+            text.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose()
+        };
+        let order_total = match order {
+            Some(order) => {
+                let order = self.get_order(order)?;
+                order.revenue.minor() as f64 / order.currency.minor_per_major() as f64
+            }
+            None => 0.0,
+        };
+        Ok(EventContext {
+            before: parse(&event.before)?,
+            after: parse(&event.after)?,
+            order_total,
+            program: None,
+        })
+    }
+
+    /// Runs the scheduled rules that are due at the transaction's time:
+    /// each applies its actions to every party its condition holds for,
+    /// once per run. Returns the number of parties acted on.
+    pub(crate) fn run_scheduled_rules(&mut self) -> crate::Result<u64> {
+        use crate::rules::Trigger;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rule, next_at FROM rule_schedule WHERE next_at <= ?1 ORDER BY rule",
+        )?;
+        let due = collect(&mut stmt, params![self.now_text.as_str()], |row| {
+            Ok((get::<String>(row, "rule")?, get_time(row, "next_at")?))
+        })?;
+        let mut acted = 0;
+        for (name, mut next) in due {
+            let Some(rule) = self.rules()?.into_iter().find(|r| r.name == name) else { continue };
+            let Trigger::EveryHours(hours) = rule.trigger else { continue };
+            let seq = self.record_event(
+                "rule",
+                &rule.name,
+                "rule.scheduled_run",
+                None,
+                Some(&serde_json::json!({ "due": time_text(&next) })),
+            )?;
+            let parties = match &rule.condition {
+                Some(condition) => self.matching_parties(condition)?,
+                None => self.all_live_parties()?,
+            };
+            for party in parties {
+                self.record_firing(&rule.name, seq, party)?;
+                self.apply_actions(&rule.name, party, &rule.actions)?;
+                acted += 1;
+            }
+            while next <= self.now {
+                next += chrono::Duration::hours(i64::from(hours));
+            }
+            self.conn.execute(
+                "UPDATE rule_schedule SET next_at = ?2 WHERE rule = ?1",
+                params![rule.name, time_text(&next)],
+            )?;
+        }
+        Ok(acted)
+    }
+
+    fn all_live_parties(&self) -> crate::Result<Vec<PartyId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM parties WHERE deleted_at IS NULL ORDER BY id")?;
+        collect(&mut stmt, params![], |row| get_parsed(row, "id"))
     }
 
     fn apply_actions(
@@ -933,6 +1224,29 @@ impl Tx<'_> {
                     Action::Send { channel, purpose, template } => {
                         self.send(rule, party, *channel, purpose, template)?
                     }
+                    Action::SetField { field, value } => {
+                        let def = self
+                            .field_defs()?
+                            .into_iter()
+                            .find(|d| d.name == *field)
+                            .ok_or_else(|| {
+                                Error::invalid("action", format!("unknown custom field `{field}`"))
+                            })?;
+                        let value = def.parse(value)?;
+                        if self.get_party(party)?.fields.get(field) != Some(&value) {
+                            self.set_field(party, field, value)?;
+                        }
+                    }
+                    Action::AwardPoints { program, points, reason } => {
+                        if *points > 0 {
+                            self.award_points(program, party, *points, reason)?;
+                        } else {
+                            self.adjust_points(program, party, *points, reason)?;
+                        }
+                    }
+                    Action::EnrolInCampaign { campaign } => {
+                        self.enrol_in_campaign(campaign, party)?;
+                    }
                 }
             }
             Ok(())
@@ -950,29 +1264,58 @@ impl Tx<'_> {
         template: &str,
     ) -> crate::Result<()> {
         let p = self.get_party(party)?;
-        let scores = self.scores_of(party)?;
-        let mut content = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find('{') {
-            content.push_str(&rest[..start]);
-            let after = &rest[start + 1..];
-            let end = after.find('}').unwrap_or(after.len());
-            let name = &after[..end];
-            let value = match name {
-                "name" => p.name.clone(),
-                "stage" => p.stage.map(|s| s.code().to_owned()).unwrap_or_default(),
-                other => match (other.strip_prefix("field."), other.strip_prefix("score.")) {
-                    (Some(f), _) => {
-                        p.fields.get(f).map(crate::model::FieldValue::to_text).unwrap_or_default()
-                    }
-                    (_, Some(s)) => scores.get(s).map(|v| format!("{v:.2}")).unwrap_or_default(),
-                    _ => String::new(),
-                },
-            };
-            content.push_str(&value);
-            rest = after.get(end + 1..).unwrap_or("");
+        let content = self.render_for(&p, template)?;
+        self.queue_message(&p, channel, purpose, &content, rule).map(|_| ())
+    }
+
+    /// Renders a template for a party (see [`crate::rules::Action::Send`]).
+    pub(crate) fn render_for(
+        &self,
+        p: &crate::model::Party,
+        template: &str,
+    ) -> crate::Result<String> {
+        let scores = self.scores_of(p.id)?;
+        Ok(crate::rules::trigger::render(template, |name| match name {
+            "name" => Some(p.name.clone()),
+            "stage" => p.stage.map(|s| s.code().to_owned()),
+            other => match (other.strip_prefix("field."), other.strip_prefix("score.")) {
+                (Some(f), _) => p.fields.get(f).map(crate::model::FieldValue::to_text),
+                (_, Some(s)) => scores.get(s).map(|v| format!("{v:.2}")),
+                _ => None,
+            },
+        }))
+    }
+
+    /// Checks a template's placeholders against the schema.
+    pub(crate) fn check_template(&self, template: &str) -> crate::Result<()> {
+        let fields = self.rule_fields()?;
+        for placeholder in crate::rules::trigger::placeholders(template)? {
+            if let Some(field) = placeholder.strip_prefix("field.")
+                && !fields.contains_key(field)
+            {
+                return Err(Error::invalid(
+                    "template",
+                    format!("unknown custom field `{field}` in `{{{placeholder}}}`"),
+                ));
+            }
         }
-        content.push_str(rest);
+        Ok(())
+    }
+
+    /// Writes a message to the outbox, queued to a contact point of the
+    /// channel whose consent for the purpose is granted, else suppressed
+    /// with the reason; `by` names the rule or campaign. Returns the
+    /// outbox id and whether it was queued.
+    pub(crate) fn queue_message(
+        &mut self,
+        p: &crate::model::Party,
+        channel: crate::model::ContactKind,
+        purpose: &str,
+        content: &str,
+        by: &str,
+    ) -> crate::Result<(i64, bool)> {
+        let party = p.id;
+        let rule = by;
         let contact = p.contacts.iter().find(|c| c.kind == channel && c.allows(purpose));
         let (status, address, reason) = match contact {
             Some(c) => ("queued", Some(c.normalized.clone()), None),
@@ -988,13 +1331,14 @@ impl Tx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![party.to_string(), channel.code(), address, purpose, content, status, reason, rule, self.now_text.as_str()],
         )?;
+        let id = self.conn.last_insert_rowid();
         self.record_event(
             "party",
             &party.to_string(),
             if status == "queued" { "message.queued" } else { "message.suppressed" },
             None,
-            Some(&serde_json::json!({ "rule": rule, "channel": channel, "purpose": purpose, "reason": reason })),
+            Some(&serde_json::json!({ "by": rule, "channel": channel, "purpose": purpose, "reason": reason, "outbox": id })),
         )?;
-        Ok(())
+        Ok((id, status == "queued"))
     }
 }

@@ -8,6 +8,7 @@ mod cases;
 mod events;
 mod import;
 mod import_sales;
+mod loyalty;
 mod merge;
 mod party;
 mod pipeline;
