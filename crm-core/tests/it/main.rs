@@ -4,6 +4,7 @@
 
 mod analytics;
 mod analytics_store;
+mod campaign;
 mod cases;
 mod events;
 mod import;

@@ -338,4 +338,107 @@ mod triggers {
         let last = crm.read(|tx| tx.events_since(0, 100_000)).unwrap();
         assert!(last.iter().any(|e| e.kind == "rule.depth_exceeded"));
     }
+
+    #[test]
+    fn event_rules_see_old_and_new_values_and_act_on_fields_points_and_campaigns() {
+        use crm_core::{Currency, FieldDef, FieldType, FieldValue, NewCampaign, NewLoyaltyProgram};
+        let (crm, _) = crm_at(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
+        let p = crm
+            .write(|tx| {
+                tx.define_field(FieldDef::new("note", FieldType::Text))?;
+                tx.create_loyalty_program(NewLoyaltyProgram::new("club", Currency::CNY, "0"))?;
+                tx.create_segment("all", Some("true"), &[])?;
+                tx.create_campaign(
+                    NewCampaign::new("welcome", "all", ContactKind::Email, Currency::CNY, "Hi {name}")
+                        .with_control(0, 1),
+                )?;
+                tx.create_rule(NewRule {
+                    name: "became-customer".into(),
+                    trigger: Trigger::Event("party.stage_changed".into()),
+                    condition: Some(
+                        r#"changed("stage") && old("stage") == "prospect" && new("stage") == "new""#.into(),
+                    ),
+                    actions: vec![
+                        Action::SetField { field: "note".into(), value: "converted".into() },
+                        Action::AwardPoints { program: "club".into(), points: 100, reason: "welcome".into() },
+                        Action::EnrolInCampaign { campaign: "welcome".into() },
+                    ],
+                })?;
+                Ok(tx.create_party(NewParty::person("Qian").with_stage(LifecycleStage::Prospect))?.id)
+            })
+            .unwrap();
+        // Another change of the party does not fire it.
+        crm.write(|tx| tx.add_tag(p, "x").map(|_| ())).unwrap();
+        assert_eq!(crm.read(|tx| tx.points_balance("club", p)).unwrap(), 0);
+        crm.write(|tx| tx.set_stage(p, LifecycleStage::New, None).map(|_| ())).unwrap();
+        let party = crm.read(|tx| tx.get_party(p)).unwrap();
+        assert_eq!(party.fields.get("note"), Some(&FieldValue::Text("converted".into())));
+        assert_eq!(crm.read(|tx| tx.points_balance("club", p)).unwrap(), 100);
+        assert_eq!(crm.read(|tx| tx.campaign_report("welcome")).unwrap().treatment.members, 1);
+        // Event features are refused where no event exists.
+        let error =
+            crm.write(|tx| tx.create_segment("bad", Some(r#"changed("stage")"#), &[])).unwrap_err();
+        assert!(error.to_string().contains("a segment has none"), "{error}");
+        // A bad action is refused when the rule is created.
+        let error = crm
+            .write(|tx| {
+                tx.create_rule(NewRule {
+                    name: "bad".into(),
+                    trigger: Trigger::Event("party.created".into()),
+                    condition: None,
+                    actions: vec![Action::AwardPoints {
+                        program: "nope".into(),
+                        points: 1,
+                        reason: "r".into(),
+                    }],
+                })
+            })
+            .unwrap_err();
+        assert!(error.to_string().contains("loyalty programme not found"), "{error}");
+        // A rule deducting more than the balance fails the change that fired it.
+        crm.write(|tx| {
+            tx.create_rule(NewRule {
+                name: "penalty".into(),
+                trigger: Trigger::Event("party.tagged".into()),
+                condition: Some(r#""late" in tags"#.into()),
+                actions: vec![Action::AwardPoints {
+                    program: "club".into(),
+                    points: -500,
+                    reason: "late".into(),
+                }],
+            })
+        })
+        .unwrap();
+        let error = crate::support::fails_cleanly(&crm, |tx| tx.add_tag(p, "late").map(|_| ()));
+        assert!(error.to_string().contains("balance"), "{error}");
+    }
+
+    #[test]
+    fn scheduled_rules_run_when_due_and_depth_is_configurable() {
+        let (crm, _) = crm_at(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
+        crm.write(|tx| {
+            tx.create_party(NewParty::person("A").with_tag("vip"))?;
+            tx.create_party(NewParty::person("B"))?;
+            tx.create_rule(NewRule {
+                name: "daily-vip-check".into(),
+                trigger: Trigger::EveryHours(24),
+                condition: Some(r#""vip" in tags"#.into()),
+                actions: vec![Action::CreateTask { title: "Check in".into(), due_in_days: 0 }],
+            })
+        })
+        .unwrap();
+        let at = |h: i64| {
+            Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap() + chrono::Duration::hours(h)
+        };
+        assert_eq!(crm.run_due(at(23)).unwrap().scheduled, 0);
+        assert_eq!(crm.run_due(at(24)).unwrap().scheduled, 1);
+        assert_eq!(crm.run_due(at(25)).unwrap().scheduled, 0);
+        // Missed runs are not replayed one by one: the next is after now.
+        assert_eq!(crm.run_due(at(24 * 5)).unwrap().scheduled, 1);
+        assert_eq!(crm.run_due(at(24 * 5 + 1)).unwrap().scheduled, 0);
+        let error = crm.write(|tx| tx.set_rule_depth(0)).unwrap_err();
+        assert!(error.to_string().contains("1..=100"));
+        crm.write(|tx| tx.set_rule_depth(2)).unwrap();
+        assert_eq!(crm.read(|tx| tx.rule_depth()).unwrap(), 2);
+    }
 }
