@@ -37,7 +37,7 @@ impl Tx<'_> {
     /// # let crm = crm_core::Crm::open_in_memory()?;
     /// let cny = Currency::new("CNY")?;
     /// let run = crm.write(|tx| {
-    ///     let p = tx.create_party(NewParty::person("Lin").with_contact(ContactKind::Email, "lin@example.com"))?;
+    ///     tx.create_party(NewParty::person("Lin").with_contact(ContactKind::Email, "lin@example.com"))?;
     ///     tx.create_segment("everyone", Some("true"), &[])?;
     ///     tx.create_campaign(
     ///         NewCampaign::new("spring", "everyone", ContactKind::Email, cny, "Hi {name}!")
