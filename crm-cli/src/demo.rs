@@ -202,6 +202,7 @@ pub(crate) fn run(db: Option<&Path>, people: usize, seed: u64) -> CliResult {
     }
     let built = connect_people(&crm, &mut generator, built, now)?;
     let sales_started = Instant::now();
+    sales::create_loyalty_program(&crm)?;
     let sales = sales::build(&crm, &path, &mut generator, &built, now)?;
     say!(
         "  imported {} people from CSV in {:.2} s ({:.0} rows/s)",

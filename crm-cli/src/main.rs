@@ -28,6 +28,7 @@ macro_rules! say_part {
 mod analytics;
 mod demo;
 mod html;
+mod marketing;
 mod report;
 mod rules;
 mod setup;
@@ -233,7 +234,18 @@ enum Command {
         #[command(subcommand)]
         command: SegmentCommand,
     },
-    /// Run the work that is due: segment maintenance, SLA escalations.
+    /// Campaigns: plan, run (control group held back), report against control.
+    Campaign {
+        #[command(subcommand)]
+        command: CampaignCommand,
+    },
+    /// Loyalty programmes, balances and ledgers.
+    Loyalty {
+        #[command(subcommand)]
+        command: LoyaltyCommand,
+    },
+    /// Run the work that is due: segment maintenance, SLA escalations, scheduled rules,
+    /// loyalty expiry and tier reviews.
     Tick {
         /// The time to run as (RFC 3339; default: now).
         #[arg(long)]
@@ -314,6 +326,73 @@ enum RuleCommand {
         /// One condition instead of a file.
         #[arg(long)]
         expr: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CampaignCommand {
+    /// Plan a campaign on a segment.
+    Create(Box<marketing::CampaignArgs>),
+    /// Enrol the segment's members and send to the treatment group.
+    Run {
+        /// The campaign.
+        name: String,
+    },
+    /// Response, conversion, revenue, cost, ROI and uplift against control.
+    Report {
+        /// The campaign.
+        name: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List campaigns.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum LoyaltyCommand {
+    /// Create a programme.
+    Create {
+        /// Name.
+        name: String,
+        /// Earn formula (CEL, int), e.g. `floor(order.total / 10.0)`.
+        #[arg(long)]
+        earn: String,
+        /// Currency of order.total.
+        #[arg(long, default_value = "CNY")]
+        currency: String,
+        /// Tiers, NAME=POINTS, ascending, the first at 0.
+        #[arg(long = "tier")]
+        tiers: Vec<String>,
+        /// Days after which earned points expire.
+        #[arg(long)]
+        expiry_days: Option<i64>,
+        /// Rolling window of the tier metric, days.
+        #[arg(long, default_value_t = 365)]
+        window_days: i64,
+        /// Days between tier reviews.
+        #[arg(long, default_value_t = 90)]
+        review_days: i64,
+    },
+    /// A member's balance and tier.
+    Balance {
+        /// The party (id or system:value).
+        party: String,
+        /// The programme (default: the first).
+        #[arg(long)]
+        program: Option<String>,
+    },
+    /// A member's ledger with the running balance.
+    History {
+        /// The party (id or system:value).
+        party: String,
+        /// The programme (default: the first).
+        #[arg(long)]
+        program: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -585,6 +664,40 @@ fn run(cli: Cli) -> CliResult {
             }
         },
         Command::Tick { now } => rules::tick(&crm, now.as_deref()),
+        Command::Campaign { command } => match command {
+            CampaignCommand::Create(args) => marketing::create_campaign(&crm, *args),
+            CampaignCommand::Run { name } => marketing::run_campaign(&crm, &name),
+            CampaignCommand::Report { name, json } => marketing::report_campaign(&crm, &name, json),
+            CampaignCommand::List => marketing::list_campaigns(&crm),
+        },
+        Command::Loyalty { command } => match command {
+            LoyaltyCommand::Create {
+                name,
+                earn,
+                currency,
+                tiers,
+                expiry_days,
+                window_days,
+                review_days,
+            } => marketing::create_program(
+                &crm,
+                marketing::ProgramArgs {
+                    name,
+                    earn,
+                    currency,
+                    tiers,
+                    expiry_days,
+                    window_days,
+                    review_days,
+                },
+            ),
+            LoyaltyCommand::Balance { party, program } => {
+                marketing::balance(&crm, &party, program.as_deref())
+            }
+            LoyaltyCommand::History { party, program, json } => {
+                marketing::history(&crm, &party, program.as_deref(), json)
+            }
+        },
         Command::Score { currency } => {
             analytics::store_scores(&crm, crm_core::Currency::new(&currency)?)
         }

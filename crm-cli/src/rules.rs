@@ -131,9 +131,12 @@ pub(crate) fn tick(crm: &Crm, now: Option<&str>) -> CliResult {
     };
     let report = crm.run_due(now)?;
     say!(
-        "tick at {now}: {} segments re-evaluated, {} SLA breaches escalated",
+        "tick at {now}: {} segments re-evaluated, {} SLA breaches escalated, {} parties acted on by scheduled rules, {} points expired, {} tiers reviewed",
         report.segments,
-        report.escalated
+        report.escalated,
+        report.scheduled,
+        report.points_expired,
+        report.tiers_reviewed
     );
     Ok(())
 }

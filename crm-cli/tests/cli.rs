@@ -368,6 +368,47 @@ fn demo_database_answers_every_report() {
     let out = ok(&["--db", &db, "report", "key-accounts", "--json"]);
     let accounts: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(accounts[0]["clv"].as_f64().is_some(), "{out}");
+    // Campaigns and loyalty.
+    let out = ok(&["--db", &db, "campaign", "report", "win-back-spring", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(report["treatment"]["members"].as_u64().unwrap() > 0, "{out}");
+    let out = ok(&[
+        "--db",
+        &db,
+        "campaign",
+        "create",
+        "vip-thanks",
+        "--segment",
+        "vips",
+        "--template",
+        "Thank you {name}",
+        "--variant",
+        "zh:zh:谢谢{name}",
+        "--control",
+        "0.5",
+        "--seed",
+        "3",
+    ]);
+    assert!(out.contains("campaign vip-thanks created"), "{out}");
+    assert!(ok(&["--db", &db, "campaign", "run", "vip-thanks"]).contains("enrolled"));
+    assert!(ok(&["--db", &db, "campaign", "report", "vip-thanks"]).contains("uplift"));
+    assert!(ok(&["--db", &db, "campaign", "list"]).contains("vip-thanks"));
+    let output =
+        crm(&["--db", &db, "campaign", "create", "x", "--segment", "nope", "--template", "Hi"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("segment not found: nope"), "{}", text(&output).1);
+    let out = ok(&["--db", &db, "loyalty", "balance", "erp:P-00001"]);
+    assert!(out.contains(" points"), "{out}");
+    let out = ok(&["--db", &db, "loyalty", "history", "erp:P-00001", "--json"]);
+    assert!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().is_some());
+    let out = ok(&[
+        "--db", &db, "loyalty", "create", "stamps", "--earn", "1", "--tier", "basic=0", "--tier",
+        "star=10",
+    ]);
+    assert!(out.contains("loyalty programme stamps created"), "{out}");
+    let output = crm(&["--db", &db, "loyalty", "create", "bad", "--earn", "order.total"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("use floor()"), "{}", text(&output).1);
 }
 
 /// Everything from the command line: setup, rates, opportunities and cases,

@@ -42,7 +42,7 @@ pub(super) fn tour(report: &std::path::Path) -> CliResult {
     let (gg, _) = GammaGamma::fit(&s.frequency, &s.monetary, None, &options)?;
     let seconds = started.elapsed().as_secs_f64();
     say!(
-        "13. CDNOW sample ({} customers, calibration to {calibration}): models fitted in {:.2} s",
+        "15. CDNOW sample ({} customers, calibration to {calibration}): models fitted in {:.2} s",
         s.len(),
         seconds
     );

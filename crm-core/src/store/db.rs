@@ -360,7 +360,13 @@ impl Crm {
         let mut conn = self.lock_writer()?;
         let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut tx = Tx::new(&sql_tx, self.now(), actor.to_owned());
+        let since = tx.last_event_seq()?;
         let (value, commit) = f(&mut tx)?;
+        if commit {
+            // Imports fire rules, earn points and move segments like any
+            // other write.
+            tx.fire_rules(since)?;
+        }
         drop(tx);
         if commit {
             sql_tx.commit()?;
