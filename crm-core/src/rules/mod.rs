@@ -19,7 +19,17 @@
 //!   `orders.revenue(days(365), "CNY")` (major units, converted at order
 //!   dates), `days_since(last_order)` (100000 without an order),
 //!   `cases.open()`, `interactions.count("wechat", days(30))` and
-//!   `interactions.count(days(30))`.
+//!   `interactions.count(days(30))`;
+//! - loyalty: `points` (int, the balance) and `tier` (string) in the
+//!   default programme (the first created);
+//! - in rules triggered by an event only: `changed("stage")` (bool),
+//!   `old("stage")` and `new("stage")` (the attribute before and after the
+//!   event, as text; dotted paths such as `"fields.city"`), and
+//!   `order.total` (double, the order's revenue in major units; in a
+//!   loyalty earn formula, converted into the programme's currency).
+//!
+//! Formulas (`Condition::compile_int`) may use `floor(x)` to turn a double
+//! into an int.
 //!
 //! Operators: `&& || !`, comparisons (ints and doubles compare with each
 //! other), `+ - * / %` (division by zero gives 0), `-x`, `c ? a : b`,

@@ -126,10 +126,23 @@ impl Tx<'_> {
         context: &EventContext,
     ) -> crate::Result<FeatureTable> {
         let one = party.map(|p| p.to_string());
-        let mut stmt = self.conn.prepare_cached(
+        // One statement text per mode: `party_id = ?1` for one party (so
+        // SQLite uses the index; `?1 IS NULL OR party_id = ?1` would scan
+        // every row), no filter for the whole base.
+        let scope = |sql: &str| -> String {
+            let mut sql = sql.to_owned();
+            for column in ["o.party_id", "p.party_id", "party_id", "id"] {
+                let pattern = format!("(?1 IS NULL OR {column} = ?1)");
+                let replacement =
+                    if one.is_some() { format!("{column} = ?1") } else { "?1 IS NULL".to_owned() };
+                sql = sql.replace(&pattern, &replacement);
+            }
+            sql
+        };
+        let mut stmt = self.conn.prepare_cached(&scope(
             "SELECT id, kind, coalesce(stage, '') AS stage, name, coalesce(language, '') AS language
              FROM parties WHERE deleted_at IS NULL AND (?1 IS NULL OR id = ?1) ORDER BY id",
-        )?;
+        ))?;
         let base = collect(&mut stmt, params![one], |row| {
             Ok((
                 get::<String>(row, "id")?,
@@ -152,7 +165,7 @@ impl Tx<'_> {
         let per_party = |sql: &str,
                          args: &[&dyn rusqlite::ToSql]|
          -> crate::Result<Vec<(usize, rusqlite::types::Value)>> {
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.conn.prepare_cached(&scope(sql))?;
             let mut rows = stmt.query(args)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
@@ -184,7 +197,7 @@ impl Tx<'_> {
                 Feature::Language => Column::Str(base.iter().map(|b| b.4.clone()).collect()),
                 Feature::Tags | Feature::Roles => {
                     let sql = if *feature == Feature::Tags {
-                        "SELECT party_id, tag FROM party_tags WHERE ?1 IS NULL OR party_id = ?1"
+                        "SELECT party_id, tag FROM party_tags WHERE (?1 IS NULL OR party_id = ?1)"
                     } else {
                         "SELECT party_id, role FROM party_roles WHERE (?1 IS NULL OR party_id = ?1)
                            AND substr(since, 1, 10) <= ?2 AND (until IS NULL OR until > ?2)"
@@ -291,13 +304,13 @@ impl Tx<'_> {
                 Feature::OrdersRevenue(days, currency) => {
                     let target = Currency::new(currency)?;
                     let mut converter = Converter::new(self, target);
-                    let mut stmt = self.conn.prepare_cached(
+                    let mut stmt = self.conn.prepare_cached(&scope(
                         "SELECT o.party_id, o.currency, substr(o.ordered_at, 1, 10) AS day, sum(l.net) AS net
                          FROM orders o JOIN order_lines l ON l.order_id = o.id
                          WHERE o.status NOT IN ('draft', 'cancelled') AND o.ordered_at >= ?2
                            AND (?1 IS NULL OR o.party_id = ?1)
                          GROUP BY o.party_id, o.currency, day",
-                    )?;
+                    ))?;
                     let rows = collect(&mut stmt, params![one, start(*days)], |row| {
                         Ok((
                             get::<String>(row, "party_id")?,
@@ -571,12 +584,30 @@ impl Tx<'_> {
         target: &BTreeSet<PartyId>,
         only: Option<&BTreeSet<PartyId>>,
     ) -> crate::Result<SegmentChange> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT party_id FROM segment_members WHERE segment = ?1")?;
-        let current: BTreeSet<PartyId> =
-            collect(&mut stmt, params![name], |row| get_parsed(row, "party_id"))?
-                .into_iter()
-                .collect();
+        // Only the members in scope are read: an incremental update costs
+        // what the touched parties cost, not what the segment holds.
+        let current: BTreeSet<PartyId> = match only {
+            None => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT party_id FROM segment_members WHERE segment = ?1")?;
+                collect(&mut stmt, params![name], |row| get_parsed(row, "party_id"))?
+                    .into_iter()
+                    .collect()
+            }
+            Some(parties) => {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT 1 FROM segment_members WHERE segment = ?1 AND party_id = ?2",
+                )?;
+                let mut current = BTreeSet::new();
+                for party in parties {
+                    if stmt.exists(params![name, party.to_string()])? {
+                        current.insert(*party);
+                    }
+                }
+                current
+            }
+        };
         let in_scope = |p: &PartyId| only.is_none_or(|o| o.contains(p));
         let change = SegmentChange {
             entered: target
@@ -734,14 +765,20 @@ impl Tx<'_> {
             }
         }
         let mut refreshed = 0;
-        for segment in self.segments()? {
-            let Some(source) = &segment.condition else { continue };
-            let condition = self.compile_condition(source)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, condition FROM segments WHERE condition IS NOT NULL ORDER BY name",
+        )?;
+        let dynamic = collect(&mut stmt, params![], |row| {
+            Ok((get::<String>(row, "name")?, get::<String>(row, "condition")?))
+        })?;
+        let fields = self.rule_fields()?;
+        for (name, source) in dynamic {
+            let condition = crate::rules::compile_or_error(&source, &fields)?;
             let deps: BTreeSet<Dependency> =
                 condition.features().iter().map(Feature::depends_on).collect();
             let timed = condition.features().iter().any(Feature::depends_on_time);
             if timed || deps.iter().any(|d| everyone.contains(d)) {
-                self.refresh_segment(&segment.name)?;
+                self.refresh_segment(&name)?;
                 refreshed += 1;
                 continue;
             }
@@ -758,7 +795,7 @@ impl Tx<'_> {
                     target.insert(*party);
                 }
             }
-            self.apply_membership(&segment.name, &target, Some(&parties))?;
+            self.apply_membership(&name, &target, Some(&parties))?;
             refreshed += 1;
         }
         self.conn.execute(
