@@ -278,7 +278,11 @@ impl Crm {
         let since = tx.last_event_seq()?;
         let value = f(&mut tx)?;
         // Rules fire inside the transaction of the change that fired them.
-        tx.fire_rules(since)?;
+        if let Some(chain) = tx.fire_rules(since)? {
+            drop(tx);
+            drop(sql_tx);
+            return Err(record_chain_too_deep(&mut conn, now, actor, &chain));
+        }
         drop(tx);
         sql_tx.commit()?;
         Ok(value)
@@ -362,10 +366,13 @@ impl Crm {
         let mut tx = Tx::new(&sql_tx, self.now(), actor.to_owned());
         let since = tx.last_event_seq()?;
         let (value, commit) = f(&mut tx)?;
-        if commit {
-            // Imports fire rules, earn points and move segments like any
-            // other write.
-            tx.fire_rules(since)?;
+        // Imports fire rules, earn points and move segments like any other
+        // write.
+        if commit && let Some(chain) = tx.fire_rules(since)? {
+            let now = tx.now;
+            drop(tx);
+            drop(sql_tx);
+            return Err(record_chain_too_deep(&mut conn, now, actor, &chain));
         }
         drop(tx);
         if commit {
@@ -485,5 +492,39 @@ impl<'c> Tx<'c> {
     /// Changes the actor recorded on the events that follow.
     pub fn set_actor(&mut self, actor: impl Into<String>) {
         self.actor = actor.into();
+    }
+}
+
+/// After a chain of rules ran too deep and its write was rolled back:
+/// records the `rule.depth_exceeded` event on its own and returns the error
+/// for the caller.
+fn record_chain_too_deep(
+    conn: &mut Connection,
+    now: DateTime<Utc>,
+    actor: &str,
+    chain: &crate::store::rules::ChainTooDeep,
+) -> Error {
+    let error = Error::conflict(format!(
+        "rules fired each other more than {} rounds deep (last round: {}); nothing was written",
+        chain.depth,
+        chain.rules.join(", ")
+    ));
+    let mut record = || -> crate::Result<()> {
+        let sql_tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Tx::new(&sql_tx, now, actor.to_owned());
+        tx.record_event(
+            "rule",
+            "",
+            "rule.depth_exceeded",
+            None,
+            Some(&serde_json::json!({ "depth": chain.depth, "rules": chain.rules })),
+        )?;
+        drop(tx);
+        sql_tx.commit()?;
+        Ok(())
+    };
+    match record() {
+        Ok(()) => error,
+        Err(other) => other,
     }
 }

@@ -37,6 +37,15 @@ pub struct SegmentChange {
     pub exited: Vec<PartyId>,
 }
 
+/// A chain of rules that fired one another past the depth limit.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainTooDeep {
+    /// The limit.
+    pub depth: u32,
+    /// The rules that fired in the last round.
+    pub rules: Vec<String>,
+}
+
 /// An event as the rule engine reads it.
 struct FiredEvent {
     seq: i64,
@@ -807,8 +816,9 @@ impl Tx<'_> {
     }
 }
 
-/// Chains of rules that fire one another stop after this many rounds with
-/// a `rule.depth_exceeded` event.
+/// The default number of rounds a chain of rules may run: a write whose
+/// rules still fire after that many rounds (a cycle) fails, is rolled back,
+/// and leaves a `rule.depth_exceeded` event naming the rules.
 pub const MAX_RULE_DEPTH: u32 = 5;
 
 /// A queued or suppressed message.
@@ -1007,7 +1017,9 @@ impl Tx<'_> {
     /// [`Tx::rule_depth`]), earns loyalty points for orders and keeps
     /// segments current. Called by every write before it commits, so
     /// actions share the transaction of the change that fired them.
-    pub(crate) fn fire_rules(&mut self, since: i64) -> crate::Result<()> {
+    /// Returns the chain when rules still fire after the last round: the
+    /// caller rolls the write back and records the error event.
+    pub(crate) fn fire_rules(&mut self, since: i64) -> crate::Result<Option<ChainTooDeep>> {
         use crate::rules::Trigger;
         let (has_rules, has_segments, has_programs): (i64, i64, i64) = self
             .conn
@@ -1017,7 +1029,7 @@ impl Tx<'_> {
             )?
             .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         if has_rules == 0 && has_segments == 0 && has_programs == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let rules: Vec<_> = self
             .rules()?
@@ -1026,23 +1038,24 @@ impl Tx<'_> {
             .collect();
         let max_depth = self.rule_depth()?;
         let mut cursor = since;
+        let mut fired_last_round: BTreeSet<String> = BTreeSet::new();
         for depth in 0..=max_depth {
             if has_segments > 0 {
                 self.sync_segments()?;
             }
             let last = self.last_event_seq()?;
             if last <= cursor || (rules.is_empty() && has_programs == 0) {
-                return Ok(());
+                return Ok(None);
             }
             if depth == max_depth {
-                self.record_event(
-                    "rule",
-                    "",
-                    "rule.depth_exceeded",
-                    None,
-                    Some(&serde_json::json!({ "depth": max_depth, "from_seq": cursor })),
-                )?;
-                return Ok(());
+                // Only a round that fired rules makes a chain.
+                if !fired_last_round.is_empty() {
+                    return Ok(Some(ChainTooDeep {
+                        depth: max_depth,
+                        rules: fired_last_round.into_iter().collect(),
+                    }));
+                }
+                return Ok(None);
             }
             let mut stmt = self.conn.prepare_cached(
                 "SELECT e.seq, e.entity, e.entity_id, e.kind, e.before, e.after,
@@ -1068,6 +1081,7 @@ impl Tx<'_> {
                 })
             })?;
             cursor = last;
+            fired_last_round.clear();
             for event in events {
                 let Some(party) = event.party.as_deref().and_then(|p| p.parse::<PartyId>().ok())
                 else {
@@ -1123,10 +1137,14 @@ impl Tx<'_> {
                     }
                     self.record_firing(&rule.name, event.seq, party)?;
                     self.apply_actions(&rule.name, party, &rule.actions)?;
+                    fired_last_round.insert(rule.name.clone());
                 }
             }
+            if fired_last_round.is_empty() && has_segments == 0 && has_programs == 0 {
+                return Ok(None);
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn fired(&self, rule: &str, seq: i64, party: PartyId) -> crate::Result<bool> {

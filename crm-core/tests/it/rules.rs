@@ -334,9 +334,24 @@ mod triggers {
             })
         })
         .unwrap();
-        crm.write(|tx| tx.set_stage(p, LifecycleStage::Churned, None).map(|_| ())).unwrap();
-        let last = crm.read(|tx| tx.events_since(0, 100_000)).unwrap();
-        assert!(last.iter().any(|e| e.kind == "rule.depth_exceeded"));
+        // The write that started the chain fails and leaves nothing behind
+        // but the error event.
+        let before = crm.read(|tx| tx.last_event_seq()).unwrap();
+        let error =
+            crm.write(|tx| tx.set_stage(p, LifecycleStage::Churned, None).map(|_| ())).unwrap_err();
+        assert!(error.to_string().contains("more than 5 rounds deep"), "{error}");
+        assert!(
+            error.to_string().contains("to-churned") || error.to_string().contains("to-new"),
+            "{error}"
+        );
+        assert_eq!(crm.read(|tx| tx.get_party(p)).unwrap().stage, None);
+        let events = crm.read(|tx| tx.events_since(before, 100)).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["rule.depth_exceeded"]
+        );
+        // Unrelated writes still work.
+        crm.write(|tx| tx.add_tag(p, "calm").map(|_| ())).unwrap();
     }
 
     #[test]
