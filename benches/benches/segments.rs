@@ -104,8 +104,13 @@ fn main() {
     let q = |v: &[f64]| (quantile(v, 0.5), quantile(v, 0.99));
     let ((r50, r99), (m50, m99), (u50, u99)) = (q(&reference), q(&measured), q(&updates));
     println!("  write, no segments         p50 {r50:>8.1} µs   p99 {r99:>8.1} µs");
-    println!("  write, 5 live segments     p50 {m50:>8.1} µs   p99 {m99:>8.1} µs   ({:.2}× at p50)", m50 / r50);
-    println!("  incremental segment update p50 {u50:>8.1} µs   p99 {u99:>8.1} µs   (per event, all 5 segments)");
+    println!(
+        "  write, 5 live segments     p50 {m50:>8.1} µs   p99 {m99:>8.1} µs   ({:.2}× at p50)",
+        m50 / r50
+    );
+    println!(
+        "  incremental segment update p50 {u50:>8.1} µs   p99 {u99:>8.1} µs   (per event, all 5 segments)"
+    );
     // The incremental result equals a full recomputation.
     for (name, _) in SEGMENTS {
         let before = live.read(|tx| tx.segment(name)).unwrap().members;

@@ -43,6 +43,8 @@ const CONDITIONS: &[&str] = &[
     r#"orders.revenue(days(365), "CNY") > 150.0 && field.tier == "gold""#,
     r#"days_since(last_order) < 30 || size(tags) == 0"#,
     r#""customer" in roles && (score("clv") * 2.0 > 60.0 ? true : stage == "new")"#,
+    r#"points >= 5 && tier == "gold""#,
+    r#"points > 2 || (tier == "bronze" && "vip" in tags)"#,
 ];
 
 #[derive(Debug, Clone)]
@@ -108,6 +110,15 @@ fn base() -> (crm_core::Crm, Vec<PartyId>) {
     let parties = crm
         .write(|tx| {
             tx.define_field(FieldDef::new("tier", FieldType::Text))?;
+            tx.create_loyalty_program(
+                crm_core::NewLoyaltyProgram::new(
+                    "club",
+                    Currency::CNY,
+                    "floor(order.total / 20.0)",
+                )
+                .with_tier("bronze", 0)
+                .with_tier("gold", 5),
+            )?;
             tx.create_product(
                 NewProduct::new("P", "P").with_price(Money::parse("50", Currency::CNY)?),
             )?;
