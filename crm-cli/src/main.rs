@@ -353,28 +353,7 @@ enum CampaignCommand {
 #[derive(Debug, Subcommand)]
 enum LoyaltyCommand {
     /// Create a programme.
-    Create {
-        /// Name.
-        name: String,
-        /// Earn formula (CEL, int), e.g. `floor(order.total / 10.0)`.
-        #[arg(long)]
-        earn: String,
-        /// Currency of order.total.
-        #[arg(long, default_value = "CNY")]
-        currency: String,
-        /// Tiers, NAME=POINTS, ascending, the first at 0.
-        #[arg(long = "tier")]
-        tiers: Vec<String>,
-        /// Days after which earned points expire.
-        #[arg(long)]
-        expiry_days: Option<i64>,
-        /// Rolling window of the tier metric, days.
-        #[arg(long, default_value_t = 365)]
-        window_days: i64,
-        /// Days between tier reviews.
-        #[arg(long, default_value_t = 90)]
-        review_days: i64,
-    },
+    Create(marketing::ProgramArgs),
     /// A member's balance and tier.
     Balance {
         /// The party (id or system:value).
@@ -671,26 +650,7 @@ fn run(cli: Cli) -> CliResult {
             CampaignCommand::List => marketing::list_campaigns(&crm),
         },
         Command::Loyalty { command } => match command {
-            LoyaltyCommand::Create {
-                name,
-                earn,
-                currency,
-                tiers,
-                expiry_days,
-                window_days,
-                review_days,
-            } => marketing::create_program(
-                &crm,
-                marketing::ProgramArgs {
-                    name,
-                    earn,
-                    currency,
-                    tiers,
-                    expiry_days,
-                    window_days,
-                    review_days,
-                },
-            ),
+            LoyaltyCommand::Create(args) => marketing::create_program(&crm, args),
             LoyaltyCommand::Balance { party, program } => {
                 marketing::balance(&crm, &party, program.as_deref())
             }

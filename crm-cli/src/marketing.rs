@@ -137,14 +137,28 @@ pub(crate) fn list_campaigns(crm: &Crm) -> CliResult {
     Ok(())
 }
 
-/// What `crm loyalty create` was given.
+/// What `crm loyalty create` takes.
+#[derive(Debug, clap::Args)]
 pub(crate) struct ProgramArgs {
+    /// Name.
     pub name: String,
+    /// Earn formula (CEL, int), e.g. `floor(order.total / 10.0)`.
+    #[arg(long)]
     pub earn: String,
+    /// Currency of order.total.
+    #[arg(long, default_value = "CNY")]
     pub currency: String,
+    /// Tiers, NAME=POINTS, ascending, the first at 0.
+    #[arg(long = "tier")]
     pub tiers: Vec<String>,
+    /// Days after which earned points expire.
+    #[arg(long)]
     pub expiry_days: Option<i64>,
+    /// Rolling window of the tier metric, days.
+    #[arg(long, default_value_t = 365)]
     pub window_days: i64,
+    /// Days between tier reviews.
+    #[arg(long, default_value_t = 90)]
     pub review_days: i64,
 }
 

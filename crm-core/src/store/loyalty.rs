@@ -264,12 +264,7 @@ impl Tx<'_> {
         points: i64,
         reason: &str,
     ) -> crate::Result<LedgerEntry> {
-        if points <= 0 {
-            return Err(Error::invalid("points", format!("award a positive number, not {points}")));
-        }
-        require_reason(reason)?;
-        let definition = self.loyalty_program(program)?;
-        self.append_entry(&definition, party, LedgerKind::Earn, points, Some(reason), None)
+        self.manual_entry(program, party, LedgerKind::Earn, points, reason)
     }
 
     /// Redeems points. Never overdraws: asking for more than the balance
@@ -286,15 +281,7 @@ impl Tx<'_> {
         points: i64,
         reason: &str,
     ) -> crate::Result<LedgerEntry> {
-        if points <= 0 {
-            return Err(Error::invalid(
-                "points",
-                format!("redeem a positive number, not {points}"),
-            ));
-        }
-        require_reason(reason)?;
-        let definition = self.loyalty_program(program)?;
-        self.append_entry(&definition, party, LedgerKind::Redeem, -points, Some(reason), None)
+        self.manual_entry(program, party, LedgerKind::Redeem, points, reason)
     }
 
     /// Adjusts a balance by `delta` (either sign) with a reason. A negative
@@ -312,12 +299,38 @@ impl Tx<'_> {
         delta: i64,
         reason: &str,
     ) -> crate::Result<LedgerEntry> {
-        if delta == 0 {
-            return Err(Error::invalid("points", "an adjustment of 0 changes nothing"));
+        self.manual_entry(program, party, LedgerKind::Adjust, delta, reason)
+    }
+
+    /// An award (`Earn`, points > 0), a redemption (`Redeem`, points > 0,
+    /// taken off) or an adjustment (`Adjust`, either sign) with a reason.
+    fn manual_entry(
+        &mut self,
+        program: &str,
+        party: PartyId,
+        kind: LedgerKind,
+        points: i64,
+        reason: &str,
+    ) -> crate::Result<LedgerEntry> {
+        let signed = match kind {
+            LedgerKind::Adjust if points == 0 => {
+                return Err(Error::invalid("points", "an adjustment of 0 changes nothing"));
+            }
+            LedgerKind::Adjust => points,
+            _ if points <= 0 => {
+                return Err(Error::invalid(
+                    "points",
+                    format!("{} a positive number, not {points}", kind.code()),
+                ));
+            }
+            LedgerKind::Redeem => -points,
+            _ => points,
+        };
+        if reason.trim().is_empty() {
+            return Err(Error::invalid("reason", "say why the points change"));
         }
-        require_reason(reason)?;
         let definition = self.loyalty_program(program)?;
-        self.append_entry(&definition, party, LedgerKind::Adjust, delta, Some(reason), None)
+        self.append_entry(&definition, party, kind, signed, Some(reason), None)
     }
 
     fn append_entry(
@@ -583,13 +596,6 @@ impl Tx<'_> {
         )?;
         Ok(())
     }
-}
-
-fn require_reason(reason: &str) -> crate::Result<()> {
-    if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "say why the points change"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

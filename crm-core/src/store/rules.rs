@@ -12,6 +12,15 @@ use crate::store::Tx;
 use crate::store::codec::{collect, get, get_parsed, get_time, parse_date, time_text};
 use crate::store::fx::Converter;
 
+/// The party an event is about (directly, or through its order, case or
+/// interaction), as the column `party` of a query over `events e`.
+const EVENT_PARTY: &str = "CASE e.entity
+      WHEN 'party' THEN e.entity_id
+      WHEN 'order' THEN (SELECT party_id FROM orders WHERE id = e.entity_id)
+      WHEN 'case' THEN (SELECT party_id FROM cases WHERE id = e.entity_id)
+      WHEN 'interaction' THEN (SELECT party_id FROM interactions WHERE id = e.entity_id)
+    END AS party";
+
 /// Days since the last order of a party that has none.
 pub const NEVER_DAYS: i64 = 100_000;
 
@@ -734,16 +743,10 @@ impl Tx<'_> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let last = self.last_event_seq()?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT e.entity, e.entity_id, e.kind,
-                    CASE e.entity
-                      WHEN 'party' THEN e.entity_id
-                      WHEN 'order' THEN (SELECT party_id FROM orders WHERE id = e.entity_id)
-                      WHEN 'case' THEN (SELECT party_id FROM cases WHERE id = e.entity_id)
-                      WHEN 'interaction' THEN (SELECT party_id FROM interactions WHERE id = e.entity_id)
-                    END AS party
-             FROM events e WHERE e.seq > ?1 AND e.seq <= ?2",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT e.entity, e.entity_id, e.kind, {EVENT_PARTY}
+             FROM events e WHERE e.seq > ?1 AND e.seq <= ?2"
+        ))?;
         let changes = collect(&mut stmt, params![cursor, last], |row| {
             Ok((
                 get::<String>(row, "entity")?,
@@ -1057,17 +1060,11 @@ impl Tx<'_> {
                 }
                 return Ok(None);
             }
-            let mut stmt = self.conn.prepare_cached(
+            let mut stmt = self.conn.prepare_cached(&format!(
                 "SELECT e.seq, e.entity, e.entity_id, e.kind, e.before, e.after,
-                        json_extract(e.after, '$.segment') AS segment,
-                        CASE e.entity
-                          WHEN 'party' THEN e.entity_id
-                          WHEN 'order' THEN (SELECT party_id FROM orders WHERE id = e.entity_id)
-                          WHEN 'case' THEN (SELECT party_id FROM cases WHERE id = e.entity_id)
-                          WHEN 'interaction' THEN (SELECT party_id FROM interactions WHERE id = e.entity_id)
-                        END AS party
-                 FROM events e WHERE e.seq > ?1 AND e.seq <= ?2 ORDER BY e.seq",
-            )?;
+                        json_extract(e.after, '$.segment') AS segment, {EVENT_PARTY}
+                 FROM events e WHERE e.seq > ?1 AND e.seq <= ?2 ORDER BY e.seq"
+            ))?;
             let events = collect(&mut stmt, params![cursor, last], |row| {
                 Ok(FiredEvent {
                     seq: get(row, "seq")?,
