@@ -131,12 +131,13 @@ pub(crate) fn tick(crm: &Crm, now: Option<&str>) -> CliResult {
     };
     let report = crm.run_due(now)?;
     say!(
-        "tick at {now}: {} segments re-evaluated, {} SLA breaches escalated, {} parties acted on by scheduled rules, {} points expired, {} tiers reviewed",
+        "tick at {now}: {} segments re-evaluated, {} SLA breaches escalated, {} parties acted on by scheduled rules, {} points expired, {} tiers reviewed, {} enrolled by scheduled campaigns",
         report.segments,
         report.escalated,
         report.scheduled,
         report.points_expired,
-        report.tiers_reviewed
+        report.tiers_reviewed,
+        report.campaign_enrolled
     );
     Ok(())
 }

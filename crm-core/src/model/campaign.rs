@@ -126,6 +126,26 @@ impl NewCampaign {
         self
     }
 
+    /// Schedules the campaign: it runs from `starts_at` (through
+    /// `Crm::run_due`) until `ends_at`.
+    #[must_use]
+    pub fn scheduled(
+        mut self,
+        starts_at: DateTime<Utc>,
+        ends_at: Option<DateTime<Utc>>,
+    ) -> NewCampaign {
+        self.starts_at = Some(starts_at);
+        self.ends_at = ends_at;
+        self
+    }
+
+    /// Sets who runs it.
+    #[must_use]
+    pub fn owned_by(mut self, owner: PartyId) -> NewCampaign {
+        self.owner = Some(owner);
+        self
+    }
+
     /// Sets the attribution window.
     #[must_use]
     pub fn with_window(mut self, days: i64) -> NewCampaign {

@@ -22,7 +22,11 @@ enum Enrolled {
 
 impl Tx<'_> {
     /// Creates a campaign (status `draft`). The segment must exist and
-    /// every template must name only known placeholders and fields.
+    /// every template must name only known placeholders and fields. A
+    /// campaign with a start time runs itself from [`Crm::run_due`](crate::Crm::run_due)
+    /// once it has started (and enrols the segment's newcomers at every
+    /// later call until it ends); one without is run with
+    /// [`Tx::run_campaign`].
     ///
     /// # Errors
     ///
@@ -153,6 +157,27 @@ impl Tx<'_> {
             Some(&serde_json::to_value(&run)?),
         )?;
         Ok(run)
+    }
+
+    /// Runs the scheduled campaigns (those with a start time) whose time
+    /// has come and that have not ended: the first run enrols the segment,
+    /// later ones enrol its newcomers. Returns what they did together.
+    pub(crate) fn run_scheduled_campaigns(&mut self) -> crate::Result<CampaignRun> {
+        let mut total = CampaignRun::default();
+        for (campaign, _) in self.campaigns()? {
+            let due = campaign.starts_at.is_some_and(|s| s <= self.now)
+                && campaign.ends_at.is_none_or(|e| self.now < e);
+            if !due {
+                continue;
+            }
+            let run = self.run_campaign(&campaign.name)?;
+            total.enrolled += run.enrolled;
+            total.control += run.control;
+            total.queued += run.queued;
+            total.suppressed += run.suppressed;
+            total.over_budget += run.over_budget;
+        }
+        Ok(total)
     }
 
     /// Enrols one party in a campaign (as a rule's action does); `false`

@@ -68,6 +68,8 @@ pub struct DueReport {
     pub points_expired: i64,
     /// Loyalty members whose tier was reviewed.
     pub tiers_reviewed: u64,
+    /// Members enrolled by scheduled campaigns.
+    pub campaign_enrolled: u64,
 }
 
 /// Options for opening a [`Crm`]. Made by [`Crm::builder`].
@@ -290,8 +292,8 @@ impl Crm {
 
     /// Runs the work that is due at `now`: segment maintenance from the
     /// change feed (incremental where it can be, in full for conditions that
-    /// change with time), SLA escalations, scheduled rules, and loyalty
-    /// expiry and tier reviews. The library starts no threads
+    /// change with time), SLA escalations, scheduled rules, loyalty
+    /// expiry and tier reviews, and scheduled campaigns. The library starts no threads
     /// of its own: the application calls this (the CLI: `crm tick`) when it
     /// likes, so tests control time.
     ///
@@ -305,7 +307,15 @@ impl Crm {
             let escalated = tx.escalate_breaches(now)?.len() as u64;
             let scheduled = tx.run_scheduled_rules()?;
             let (points_expired, tiers_reviewed) = tx.run_loyalty(now)?;
-            Ok(DueReport { segments, escalated, scheduled, points_expired, tiers_reviewed })
+            let campaign_enrolled = tx.run_scheduled_campaigns()?.enrolled;
+            Ok(DueReport {
+                segments,
+                escalated,
+                scheduled,
+                points_expired,
+                tiers_reviewed,
+                campaign_enrolled,
+            })
         })
     }
 

@@ -191,3 +191,33 @@ fn bad_campaigns_are_refused_and_budgets_hold() {
     assert_eq!(run.queued, 10);
     assert_eq!(run.over_budget, run.enrolled - run.control - 10);
 }
+
+#[test]
+fn a_scheduled_campaign_runs_itself_from_run_due_until_it_ends() {
+    let t0 = Utc.with_ymd_and_hms(2026, 4, 1, 9, 0, 0).unwrap();
+    let (crm, clock) = crm_at(t0);
+    base(&crm);
+    crm.write(|tx| {
+        tx.create_campaign(
+            plan("weekly", 3).scheduled(t0 + Duration::days(1), Some(t0 + Duration::days(8))),
+        )
+    })
+    .unwrap();
+    // Before the start: nothing; a manual run is refused.
+    assert_eq!(crm.run_due(t0 + Duration::hours(12)).unwrap().campaign_enrolled, 0);
+    assert!(
+        crm.write(|tx| tx.run_campaign("weekly")).unwrap_err().to_string().contains("starts at")
+    );
+    assert_eq!(crm.run_due(t0 + Duration::days(1)).unwrap().campaign_enrolled, 200);
+    // A newcomer to the segment is enrolled at the next call.
+    clock.set(t0 + Duration::days(2));
+    crm.write(|tx| tx.create_party(NewParty::person("Late").with_tag("lapsed")).map(|_| ()))
+        .unwrap();
+    assert_eq!(crm.run_due(t0 + Duration::days(3)).unwrap().campaign_enrolled, 1);
+    // After the end: nothing more, and the report says it ended.
+    clock.set(t0 + Duration::days(9));
+    crm.write(|tx| tx.create_party(NewParty::person("Later").with_tag("lapsed")).map(|_| ()))
+        .unwrap();
+    assert_eq!(crm.run_due(t0 + Duration::days(9)).unwrap().campaign_enrolled, 0);
+    assert_eq!(crm.read(|tx| tx.campaign_report("weekly")).unwrap().status, "ended");
+}
