@@ -143,7 +143,8 @@ pub use crate::model::{
     HierarchyNode, Interaction, InteractionId, Lang, LifecycleStage, Link, NewContactPoint,
     NewInteraction, NewParty, NewRelationship, NewTask, Page, Party, PartyFilter, PartyId,
     PartyKind, PartyPatch, Relationship, RelationshipId, RelationshipType, Role, RoleSpan, RollUp,
-    SearchHit, StageChange, Task, TaskId, TaskStatus,
+    SearchHit, StageChange, Task, TaskId, TaskStatus, Transition, WorkflowId, WorkflowInstance,
+    WorkflowStep, WorkflowType,
 };
 pub use crate::store::{
     Clock, Crm, CrmBuilder, DueReport, ERASED_NAME, FX_MAX_AGE_DAYS, MAX_RULE_DEPTH, MergeReport,

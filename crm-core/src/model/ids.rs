@@ -94,3 +94,8 @@ id_type!(
     CaseId,
     "case_id"
 );
+id_type!(
+    /// Identifies a workflow instance.
+    WorkflowId,
+    "workflow_id"
+);

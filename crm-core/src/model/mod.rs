@@ -24,6 +24,7 @@ mod relationship;
 mod report;
 pub(crate) mod sales;
 mod search;
+mod workflow;
 
 pub use crate::model::calendar::{DayRule, WorkingCalendar, WorkingHours};
 pub use crate::model::campaign::{CampaignReport, CampaignRun, GroupResult, NewCampaign, Variant};
@@ -40,7 +41,7 @@ pub use crate::model::event::{Event, EventKind};
 pub use crate::model::field::{Decimal, FieldDef, FieldType, FieldValue};
 pub use crate::model::ids::{
     CaseId, ContactPointId, InteractionId, OpportunityId, OrderId, PartyId, ProductId, QuoteId,
-    RelationshipId, ShipmentId, TaskId,
+    RelationshipId, ShipmentId, TaskId, WorkflowId,
 };
 pub use crate::model::interaction::{
     Channel, Direction, Interaction, Link, NewInteraction, NewTask, Task, TaskStatus,
@@ -69,3 +70,4 @@ pub use crate::model::sales::{
     PriceList, Product, Profit, Quote, QuoteStatus, Shipment,
 };
 pub use crate::model::search::{DuplicateCandidate, DuplicateReason, Page, SearchHit};
+pub use crate::model::workflow::{Transition, WorkflowInstance, WorkflowStep, WorkflowType};

@@ -118,6 +118,27 @@ impl Tx<'_> {
         })
     }
 
+    /// The campaigns a party is enrolled in: (campaign, group, variant,
+    /// enrolled at), for its export.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn campaigns_of(&self, party: PartyId) -> crate::Result<Vec<serde_json::Value>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT campaign, grp, variant, enrolled_at FROM campaign_members WHERE party_id = ?1
+             ORDER BY enrolled_at, campaign",
+        )?;
+        collect(&mut stmt, params![party.to_string()], |row| {
+            Ok(serde_json::json!({
+                "campaign": get::<String>(row, "campaign")?,
+                "group": get::<String>(row, "grp")?,
+                "variant": get::<Option<String>>(row, "variant")?,
+                "enrolled_at": get::<String>(row, "enrolled_at")?,
+            }))
+        })
+    }
+
     /// Runs a campaign: enrols every member of its segment not yet
     /// enrolled, holds back the control group and sends each treatment
     /// member its variant (consent checked, budget respected). Running

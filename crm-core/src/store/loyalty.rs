@@ -204,6 +204,29 @@ impl Tx<'_> {
         collect(&mut stmt, params![program, party.to_string()], entry_from_row)
     }
 
+    /// A party's standing and ledger in every programme it belongs to (for
+    /// its export).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn loyalty_of(&self, party: PartyId) -> crate::Result<Vec<serde_json::Value>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT program FROM loyalty_members WHERE party_id = ?1 ORDER BY program",
+        )?;
+        let programs: Vec<String> =
+            collect(&mut stmt, params![party.to_string()], |row| get(row, "program"))?;
+        programs
+            .iter()
+            .map(|p| {
+                Ok(serde_json::json!({
+                    "membership": self.loyalty_member(p, party)?,
+                    "ledger": self.loyalty_history(p, party)?,
+                }))
+            })
+            .collect()
+    }
+
     /// A member's tier, balance and tier points.
     ///
     /// # Errors
@@ -300,6 +323,24 @@ impl Tx<'_> {
         reason: &str,
     ) -> crate::Result<LedgerEntry> {
         self.manual_entry(program, party, LedgerKind::Adjust, delta, reason)
+    }
+
+    /// Moves `points` from one party to another as two adjustments (for
+    /// merge and unmerge).
+    pub(crate) fn transfer_points(
+        &mut self,
+        program: &str,
+        from: PartyId,
+        to: PartyId,
+        points: i64,
+        why: &str,
+    ) -> crate::Result<()> {
+        let definition = self.loyalty_program(program)?;
+        let out = format!("{why}: to {to}");
+        let into = format!("{why}: from {from}");
+        self.append_entry(&definition, from, LedgerKind::Adjust, -points, Some(&out), None)?;
+        self.append_entry(&definition, to, LedgerKind::Adjust, points, Some(&into), None)?;
+        Ok(())
     }
 
     /// An award (`Earn`, points > 0), a redemption (`Redeem`, points > 0,

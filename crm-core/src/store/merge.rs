@@ -56,6 +56,8 @@ const SALES_CHILDREN: &[(&str, &str, &str)] = &[
     ("opportunities_owned", "opportunities", "owner_id"),
     ("cases", "cases", "party_id"),
     ("cases_assigned", "cases", "assignee_id"),
+    ("outbox", "outbox", "party_id"),
+    ("workflows", "workflow_instances", "entity_id"),
 ];
 
 /// What a merge moved, kept in the `party.merged` event so that
@@ -94,6 +96,9 @@ struct MergeRecord {
     /// Names of the scores the kept party took over.
     #[serde(default)]
     scores_taken: Vec<String>,
+    /// Loyalty points transferred to the kept party, by programme.
+    #[serde(default)]
+    points: Vec<(String, i64)>,
 }
 
 impl Tx<'_> {
@@ -135,7 +140,7 @@ impl Tx<'_> {
         let a = absorb.to_string();
         let mut report = MergeReport { kept: keep, absorbed: absorb, ..MergeReport::default() };
         // What moves is written down first, so that `unmerge` can move it back.
-        let moved = MergeRecord {
+        let mut moved = MergeRecord {
             kept: k.clone(),
             absorbed: a.clone(),
             contact_points: self.ids("SELECT id FROM contact_points WHERE party_id = ?1", &a)?,
@@ -178,7 +183,10 @@ impl Tx<'_> {
                 .map(|(key, table, column)| {
                     Ok((
                         (*key).to_owned(),
-                        self.ids(&format!("SELECT id FROM {table} WHERE {column} = ?1"), &a)?,
+                        self.ids(
+                            &format!("SELECT CAST(id AS TEXT) FROM {table} WHERE {column} = ?1"),
+                            &a,
+                        )?,
                     ))
                 })
                 .collect::<crate::Result<_>>()?,
@@ -189,7 +197,16 @@ impl Tx<'_> {
                 let kept = self.scores_of(keep)?;
                 self.scores_of(absorb)?.into_keys().filter(|n| !kept.contains_key(n)).collect()
             },
+            points: Vec::new(),
         };
+        // Points move as two ledger entries (the ledger is append-only).
+        for program in self.loyalty_programs()? {
+            let balance = self.points_balance(&program.name, absorb)?;
+            if balance > 0 {
+                self.transfer_points(&program.name, absorb, keep, balance, "merge")?;
+                moved.points.push((program.name.clone(), balance));
+            }
+        }
         let exec =
             |sql: &str| -> crate::Result<u64> { Ok(self.conn.execute(sql, params![k, a])? as u64) };
         report.contact_points =
@@ -424,6 +441,13 @@ impl Tx<'_> {
                     &format!("UPDATE {table} SET {column} = ?1 WHERE {column} = ?2 AND id = ?3"),
                     ids,
                 )?;
+            }
+        }
+        // Points go back as far as the kept party still has them.
+        for (program, points) in &moved.points {
+            let left = self.points_balance(program, keep)?.min(*points);
+            if left > 0 {
+                self.transfer_points(program, keep, absorbed, left, "unmerge")?;
             }
         }
         self.refresh_pair(keep, absorbed)?;

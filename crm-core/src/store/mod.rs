@@ -25,6 +25,7 @@ mod rules;
 pub(crate) mod schema;
 mod score;
 pub(crate) mod search;
+mod workflow;
 
 pub use crate::store::db::{Clock, Crm, CrmBuilder, DueReport, Tx};
 pub use crate::store::fx::FX_MAX_AGE_DAYS;

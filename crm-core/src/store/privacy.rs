@@ -73,13 +73,19 @@ impl Tx<'_> {
             "opportunities": self.opportunities(Some(id))?,
             "cases": self.cases(Some(id))?,
             "scores": self.scores_of(id)?,
+            "segments": self.segments_of(id)?,
+            "loyalty": self.loyalty_of(id)?,
+            "campaigns": self.campaigns_of(id)?,
+            "outbox": self.outbox_of(id)?,
+            "workflows": self.workflows_of("party", &key)?,
             "events": self.events_for("party", &key)?,
         }))
     }
 
     /// Erases a party's personal data: name, notes, contact points and
     /// consent, custom fields, tags, external ids, and the text of its
-    /// interactions, tasks, cases and opportunities, and its scores; the
+    /// interactions, tasks, cases and opportunities, its scores, the
+    /// addresses and text of its messages and the data of its workflows; the
     /// personal data in earlier events about the
     /// party is scrubbed too. What stays is anonymous: the party row (kind,
     /// roles, stage, dates), interaction channels and times, relationships,
@@ -108,6 +114,21 @@ impl Tx<'_> {
             params![key],
         )?;
         self.scrub_sales_text(&key)?;
+        // Messages hold addresses and text; workflow data is the plugin's
+        // record of the person.
+        self.conn.execute(
+            "UPDATE outbox SET address = NULL, content = '' WHERE party_id = ?1",
+            params![key],
+        )?;
+        self.conn.execute(
+            "UPDATE workflow_instances SET data = '{}' WHERE entity = 'party' AND entity_id = ?1",
+            params![key],
+        )?;
+        self.conn.execute(
+            "UPDATE workflow_history SET data = '{}' WHERE instance IN
+               (SELECT id FROM workflow_instances WHERE entity = 'party' AND entity_id = ?1)",
+            params![key],
+        )?;
         // Scores profile the person: they go too.
         self.conn.execute("DELETE FROM party_scores WHERE party_id = ?1", params![key])?;
         self.conn.execute("DELETE FROM score_history WHERE party_id = ?1", params![key])?;

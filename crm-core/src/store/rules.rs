@@ -55,6 +55,20 @@ pub(crate) struct ChainTooDeep {
     pub rules: Vec<String>,
 }
 
+fn outbox_from_row(row: &rusqlite::Row<'_>) -> crate::Result<OutboxMessage> {
+    Ok(OutboxMessage {
+        id: get(row, "id")?,
+        party_id: get_parsed(row, "party_id")?,
+        channel: get(row, "channel")?,
+        address: get(row, "address")?,
+        purpose: get(row, "purpose")?,
+        content: get(row, "content")?,
+        status: get(row, "status")?,
+        reason: get(row, "reason")?,
+        rule: get(row, "rule")?,
+    })
+}
+
 /// An event as the rule engine reads it.
 struct FiredEvent {
     seq: i64,
@@ -955,6 +969,31 @@ impl Tx<'_> {
         })
     }
 
+    /// The messages to one party, oldest first (for its export).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn outbox_of(&self, party: PartyId) -> crate::Result<Vec<OutboxMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, party_id, channel, address, purpose, content, status, reason, rule FROM outbox
+             WHERE party_id = ?1 ORDER BY id",
+        )?;
+        collect(&mut stmt, params![party.to_string()], outbox_from_row)
+    }
+
+    /// The segments a party is in now, by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage).
+    pub fn segments_of(&self, party: PartyId) -> crate::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT segment FROM segment_members WHERE party_id = ?1 ORDER BY segment",
+        )?;
+        collect(&mut stmt, params![party.to_string()], |row| get(row, "segment"))
+    }
+
     /// Messages in the outbox with a status (`queued` or `suppressed`),
     /// oldest first.
     ///
@@ -966,19 +1005,11 @@ impl Tx<'_> {
             "SELECT id, party_id, channel, address, purpose, content, status, reason, rule FROM outbox
              WHERE status = ?1 ORDER BY id LIMIT ?2",
         )?;
-        collect(&mut stmt, params![status, crate::store::event::limit_param(limit)], |row| {
-            Ok(OutboxMessage {
-                id: get(row, "id")?,
-                party_id: get_parsed(row, "party_id")?,
-                channel: get(row, "channel")?,
-                address: get(row, "address")?,
-                purpose: get(row, "purpose")?,
-                content: get(row, "content")?,
-                status: get(row, "status")?,
-                reason: get(row, "reason")?,
-                rule: get(row, "rule")?,
-            })
-        })
+        collect(
+            &mut stmt,
+            params![status, crate::store::event::limit_param(limit)],
+            outbox_from_row,
+        )
     }
 
     /// How many rounds a chain of rules may run before it stops with a

@@ -241,3 +241,32 @@ fn concurrent_writers_never_overdraw() {
     let balance = crm.read(|tx| tx.points_balance("club", p)).unwrap();
     assert_eq!(balance, 1000 - redeemed);
 }
+
+#[test]
+fn merge_moves_points_through_the_ledger_and_unmerge_moves_them_back() {
+    let (crm, _, keep) = setup();
+    let absorb = crm
+        .write(|tx| {
+            let b = tx.create_party(NewParty::person("LIN Yi"))?.id;
+            tx.award_points("club", keep, 30, "welcome")?;
+            tx.award_points("club", b, 70, "welcome")?;
+            Ok(b)
+        })
+        .unwrap();
+    crm.write(|tx| tx.merge(keep, absorb).map(|_| ())).unwrap();
+    assert_eq!(crm.read(|tx| tx.points_balance("club", keep)).unwrap(), 100);
+    assert_eq!(crm.read(|tx| tx.points_balance("club", absorb)).unwrap(), 0);
+    check_ledger(&crm, keep);
+    check_ledger(&crm, absorb);
+    // The export carries the membership and the ledger.
+    let export = crm.read(|tx| tx.export_party(keep)).unwrap();
+    assert_eq!(export["loyalty"][0]["membership"]["balance"], 100);
+    assert_eq!(export["loyalty"][0]["ledger"].as_array().unwrap().len(), 2);
+    // Spend some, then unmerge: what is left of the 70 goes back.
+    crm.write(|tx| tx.redeem_points("club", keep, 50, "gift").map(|_| ())).unwrap();
+    crm.write(|tx| tx.unmerge(absorb).map(|_| ())).unwrap();
+    assert_eq!(crm.read(|tx| tx.points_balance("club", absorb)).unwrap(), 50);
+    assert_eq!(crm.read(|tx| tx.points_balance("club", keep)).unwrap(), 0);
+    check_ledger(&crm, keep);
+    check_ledger(&crm, absorb);
+}

@@ -22,3 +22,4 @@ mod search;
 mod storage;
 mod support;
 mod task;
+mod workflow;

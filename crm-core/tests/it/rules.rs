@@ -279,6 +279,12 @@ mod triggers {
             suppressed[0].reason.as_deref(),
             Some("no email contact point with marketing consent")
         );
+        // The export carries the messages; erasure scrubs their text.
+        let export = crm.read(|tx| tx.export_party(a)).unwrap();
+        assert_eq!(export["outbox"][0]["content"], "Dear Li Na, we miss you");
+        crm.write(|tx| tx.erase_party(a)).unwrap();
+        let erased = crm.read(|tx| tx.outbox_of(a)).unwrap();
+        assert_eq!((erased[0].content.as_str(), erased[0].address.as_deref()), ("", None));
         // The actions carry the rule as actor.
         let events = crm.read(|tx| tx.events_for("party", &a.to_string())).unwrap();
         assert!(events.iter().any(|e| e.actor == "rule:win-back" && e.kind == "message.queued"));
