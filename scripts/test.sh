@@ -24,6 +24,18 @@ rustc --version
 
 step "cargo fmt --check"
 cargo fmt --all --check || fail "formatting differs; run: cargo fmt --all"
+cargo fmt --all --check --manifest-path plugins/Cargo.toml \
+    || fail "plugin formatting differs; run: cargo fmt --all --manifest-path plugins/Cargo.toml"
+
+step "plugins and test fixtures for wasm32-wasip2"
+if command -v rustup >/dev/null; then
+    rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$' || rustup target add wasm32-wasip2
+fi
+cargo build --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml \
+    || fail "the plugins did not build for wasm32-wasip2"
+cargo clippy --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml -- -D warnings \
+    || fail "clippy found problems in the plugins"
+export CRM_PLUGINS_DIR="$CARGO_TARGET_DIR/wasm32-wasip2/release"
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings || fail "clippy found problems"

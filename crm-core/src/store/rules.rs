@@ -1351,6 +1351,37 @@ impl Tx<'_> {
         self.queue_message(&p, channel, purpose, &content, rule).map(|_| ())
     }
 
+    /// Sends a message through the outbox on behalf of the transaction's
+    /// actor: queued to a contact point of `channel` whose latest consent
+    /// for `purpose` is a grant, else recorded as suppressed with the
+    /// reason (and a `message.queued` / `message.suppressed` event).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown or deleted party;
+    /// [`Error::Invalid`] for empty content or purpose.
+    pub fn send_message(
+        &mut self,
+        party: PartyId,
+        channel: crate::model::ContactKind,
+        purpose: &str,
+        content: &str,
+    ) -> crate::Result<OutboxMessage> {
+        if content.trim().is_empty() || purpose.trim().is_empty() {
+            return Err(Error::invalid("message", "a message needs content and a purpose"));
+        }
+        self.require_live(party, "party")?;
+        let p = self.get_party(party)?;
+        let by = self.actor.clone();
+        let (id, _) = self.queue_message(&p, channel, purpose, content, &by)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, party_id, channel, address, purpose, content, status, reason, rule FROM outbox WHERE id = ?1",
+        )?;
+        collect(&mut stmt, params![id], outbox_from_row)?
+            .pop()
+            .ok_or_else(|| Error::Internal("outbox row vanished".into()))
+    }
+
     /// Renders a template for a party (see [`crate::rules::Action::Send`]).
     pub(crate) fn render_for(
         &self,

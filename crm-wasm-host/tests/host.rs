@@ -1,0 +1,154 @@
+//! The host against the fixture plugin (built for wasm32-wasip2 by
+//! scripts/test.sh; `CRM_PLUGINS_DIR` says where, default
+//! `plugins/target/wasm32-wasip2/release`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use crm_core::{Crm, NewParty};
+use crm_wasm_host::{Capability, Error, Limits, Manifest, PluginHost, sha256_hex};
+
+fn fixture() -> Vec<u8> {
+    let dir = std::env::var("CRM_PLUGINS_DIR").unwrap_or_else(|_| {
+        format!("{}/../plugins/target/wasm32-wasip2/release", env!("CARGO_MANIFEST_DIR"))
+    });
+    let path = format!("{dir}/crm_plugin_fixture.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e} — build the plugins first (scripts/test.sh does: cargo build --release --target wasm32-wasip2 in plugins/)")
+    })
+}
+
+fn manifest(bytes: &[u8], capabilities: &str) -> Manifest {
+    Manifest::parse(&format!(
+        "name = \"fixture\"\nversion = \"0.1.0\"\nwit = \"0.1.0\"\nsha256 = \"{}\"\ncapabilities = [{capabilities}]\nfields = [\"tier\"]\nevents = [\"party.created\"]\ncommands = [\"echo\", \"read\", \"tag\", \"remember\", \"loop\", \"bomb\", \"trap\", \"bad-stage\", \"ungranted\", \"fail\"]\n",
+        sha256_hex(bytes)
+    ))
+    .unwrap()
+}
+
+const ALL: &str = r#""parties.read", "parties.write", "documents""#;
+
+fn host(limits: Limits) -> (Crm, PluginHost) {
+    let crm = Crm::open_in_memory().unwrap();
+    let mut host = PluginHost::new(crm.clone(), limits).unwrap();
+    let bytes = fixture();
+    let grants = [Capability::PartiesRead, Capability::PartiesWrite, Capability::Documents];
+    host.install(&bytes, manifest(&bytes, ALL), &grants).unwrap();
+    (crm, host)
+}
+
+fn fingerprint(crm: &Crm) -> i64 {
+    crm.read(|tx| tx.last_event_seq()).unwrap()
+}
+
+#[test]
+fn commands_read_through_granted_interfaces_and_act_as_the_plugin() {
+    let (crm, host) = host(Limits::default());
+    assert_eq!(host.list()[0].name, "fixture");
+    assert_eq!(host.call("fixture", "echo", "{\"a\":1}").unwrap().output, "{\"a\":1}");
+    let p = crm.write(|tx| Ok(tx.create_party(NewParty::person("Lin Yi"))?.id)).unwrap();
+    let read = host.call("fixture", "read", &p.to_string()).unwrap();
+    assert_eq!(read.output, "{\"name\":\"Lin Yi\",\"fields\":0}");
+    assert_eq!(read.logs, vec![("info".to_owned(), "read Lin Yi".to_owned())]);
+    let tagged = host.call("fixture", "tag", &p.to_string()).unwrap();
+    assert_eq!(tagged.applied, 1);
+    assert!(crm.read(|tx| tx.get_party(p)).unwrap().tags.contains(&"fixture".to_owned()));
+    let events = crm.read(|tx| tx.events_for("party", &p.to_string())).unwrap();
+    assert_eq!(events.last().unwrap().actor, "plugin:fixture");
+    // State lives in the host's documents, not in the instance.
+    assert_eq!(host.call("fixture", "remember", "").unwrap().output, "1");
+    assert_eq!(host.call("fixture", "remember", "").unwrap().output, "2");
+    assert_eq!(
+        crm.read(|tx| tx.document("fixture", "counter")).unwrap(),
+        Some(serde_json::json!(2))
+    );
+    // Events it subscribed to are delivered; others are not.
+    let created = crm.read(|tx| tx.events_for("party", &p.to_string())).unwrap()[0].clone();
+    assert!(host.deliver("fixture", &created).unwrap().is_some());
+    assert!(crm.read(|tx| tx.get_party(p)).unwrap().tags.contains(&"seen-by-fixture".to_owned()));
+    let other =
+        crm.read(|tx| tx.events_for("party", &p.to_string())).unwrap().last().unwrap().clone();
+    assert!(host.deliver("fixture", &other).unwrap().is_none());
+    // Errors the plugin returns are typed.
+    let Err(Error::Plugin { invalid_input, .. }) = host.call("fixture", "read", "nobody") else {
+        panic!()
+    };
+    assert!(invalid_input);
+    let Err(Error::UnknownCommand { offered, .. }) = host.call("fixture", "dance", "") else {
+        panic!()
+    };
+    assert!(offered.contains("echo"));
+}
+
+#[test]
+fn hostile_calls_are_stopped_with_typed_errors_and_change_nothing() {
+    let limits = Limits { failures_to_open: 100, ..Limits::default() };
+    let (crm, host) = host(limits);
+    let p = crm.write(|tx| Ok(tx.create_party(NewParty::person("Lin Yi"))?.id)).unwrap();
+    let before = fingerprint(&crm);
+    let started = Instant::now();
+    let error = host.call("fixture", "loop", "").unwrap_err();
+    assert!(matches!(error, Error::Timeout { limit_ms: 100, .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let error = host.call("fixture", "bomb", "").unwrap_err();
+    assert!(matches!(error, Error::ResourceLimit { .. } | Error::Trap { .. }), "{error}");
+    let error = host.call("fixture", "trap", "").unwrap_err();
+    assert!(matches!(error, Error::Trap { .. }), "{error}");
+    // An invalid action: rejected, and the valid one before it is not applied either.
+    let error = host.call("fixture", "bad-stage", &p.to_string()).unwrap_err();
+    let Error::InvalidAction { index, ref action, .. } = error else { panic!("{error}") };
+    assert_eq!((index, action.as_str()), (1, "set-stage"));
+    assert!(error.to_string().contains("flying"), "{error}");
+    let error = host.call("fixture", "ungranted", &p.to_string()).unwrap_err();
+    assert!(error.to_string().contains("needs capability `cases.write`"), "{error}");
+    assert_eq!(fingerprint(&crm), before);
+    assert!(crm.read(|tx| tx.get_party(p)).unwrap().tags.is_empty());
+    // The host keeps serving.
+    assert_eq!(host.call("fixture", "echo", "ok").unwrap().output, "ok");
+}
+
+#[test]
+fn repeated_failures_open_the_breaker_until_a_trial_call_succeeds() {
+    let limits =
+        Limits { failures_to_open: 2, cooldown: Duration::from_millis(300), ..Limits::default() };
+    let (_, host) = host(limits);
+    assert!(matches!(host.call("fixture", "trap", ""), Err(Error::Trap { .. })));
+    assert!(matches!(host.call("fixture", "trap", ""), Err(Error::Trap { .. })));
+    let error = host.call("fixture", "echo", "x").unwrap_err();
+    assert!(matches!(error, Error::CircuitOpen { failures: 2, .. }), "{error}");
+    std::thread::sleep(Duration::from_millis(350));
+    // Half open: one trial call goes through and closes it.
+    assert_eq!(host.call("fixture", "echo", "x").unwrap().output, "x");
+    assert_eq!(host.call("fixture", "echo", "y").unwrap().output, "y");
+}
+
+#[test]
+fn installation_checks_hash_grants_and_version() {
+    let crm = Crm::open_in_memory().unwrap();
+    let mut host = PluginHost::new(crm, Limits::default()).unwrap();
+    let bytes = fixture();
+    // Asked for and imported, but not granted: refused, naming it.
+    let error =
+        host.install(&bytes, manifest(&bytes, ALL), &[Capability::PartiesWrite]).unwrap_err();
+    assert!(error.to_string().contains("needs capability `parties.read`: not granted"), "{error}");
+    // Imported but not asked for: refused the same way.
+    let error =
+        host.install(&bytes, manifest(&bytes, r#""documents""#), Capability::ALL).unwrap_err();
+    assert!(matches!(error, Error::NotGranted { .. }), "{error}");
+    // A wrong hash.
+    let mut other = manifest(&bytes, ALL);
+    other.sha256 = sha256_hex(b"something else");
+    let error = host.install(&bytes, other, Capability::ALL).unwrap_err();
+    assert!(matches!(error, Error::HashMismatch { .. }), "{error}");
+    // Not a component at all.
+    let junk = b"not wasm".to_vec();
+    let error = host.install(&junk, manifest(&junk, ALL), Capability::ALL).unwrap_err();
+    assert!(matches!(error, Error::Load(_)), "{error}");
+    assert!(host.list().is_empty());
+    // Granted: fine.
+    host.install(&bytes, manifest(&bytes, ALL), Capability::ALL).unwrap();
+    assert_eq!(host.capabilities("fixture").unwrap().len(), 3);
+    assert!(host.uninstall("fixture"));
+    assert!(matches!(host.call("fixture", "echo", ""), Err(Error::NotFound(_))));
+}
