@@ -149,7 +149,7 @@ pub use crate::model::{
 pub use crate::store::{
     Clock, Crm, CrmBuilder, DueReport, ERASED_NAME, FX_MAX_AGE_DAYS, MAX_RULE_DEPTH, MergeReport,
     NEVER_DAYS, OLDEST_SUPPORTED_SCHEMA_VERSION, OutboxMessage, SCHEMA_VERSION, ScoreRollUp,
-    Segment, SegmentChange, Tx, Upserted,
+    Segment, SegmentChange, StoredPlugin, Tx, Upserted,
 };
 
 /// The version of this library.

@@ -44,14 +44,17 @@ fn json(text: &str, what: &str) -> crm_core::Result<serde_json::Value> {
         .map_err(|e| crm_core::Error::Internal(format!("{what} is not JSON: {e}")))
 }
 
-/// Applies `actions` in one transaction, or none of them.
+/// Applies `actions` in one transaction, or none of them; `delivered`
+/// moves the plugin's change-feed cursor in the same transaction (so an
+/// event's actions are applied once).
 pub(crate) fn apply(
     crm: &Crm,
     manifest: &Manifest,
     effective: &BTreeSet<Capability>,
     actions: Vec<Action>,
+    delivered: Option<i64>,
 ) -> Result<(), Error> {
-    if actions.is_empty() {
+    if actions.is_empty() && delivered.is_none() {
         return Ok(());
     }
     let plugin = manifest.name.clone();
@@ -76,6 +79,9 @@ pub(crate) fn apply(
                 refused = Some((index, kind, error.to_string()));
                 return Err(error);
             }
+        }
+        if let Some(seq) = delivered {
+            tx.set_plugin_cursor(&manifest.name, seq)?;
         }
         Ok(())
     });

@@ -77,6 +77,32 @@ pub struct CallOutcome {
     pub logs: Vec<(String, String)>,
 }
 
+/// What [`PluginHost::deliver_pending`] did.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Events delivered.
+    pub delivered: u64,
+    /// (plugin, event seq, error) of the deliveries that failed.
+    pub failed: Vec<(String, i64, Error)>,
+}
+
+/// What [`PluginHost::run_due`] did.
+#[derive(Debug)]
+pub struct Due {
+    /// The library's own scheduled work.
+    pub library: crm_core::DueReport,
+    /// Events delivered to plugins.
+    pub delivered: u64,
+    /// Plugin ticks run.
+    pub ticks: u64,
+    /// (plugin, event seq or 0 for a tick, error) of what failed.
+    pub failed: Vec<(String, i64, Error)>,
+}
+
+fn parse_grants(names: &[String]) -> Result<Vec<Capability>, Error> {
+    names.iter().map(|n| Capability::parse(n)).collect()
+}
+
 /// An installed plugin.
 struct Loaded {
     manifest: Manifest,
@@ -160,21 +186,121 @@ impl PluginHost {
         Ok(PluginHost { crm, engine, limits, plugins: BTreeMap::new(), stop })
     }
 
+    /// A host for `crm` with every plugin installed in it loaded. Plugins
+    /// that no longer load (a WIT version this host dropped, a grant
+    /// withdrawn) are left out and returned with the reason.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Load`] when the engine cannot be configured; storage errors.
+    pub fn open(crm: Crm, limits: Limits) -> Result<(PluginHost, Vec<(String, Error)>), Error> {
+        let mut host = PluginHost::new(crm, limits)?;
+        let mut failed = Vec::new();
+        for stored in host.crm.read(|tx| tx.stored_plugins())? {
+            let loaded = Manifest::parse(&stored.manifest).and_then(|manifest| {
+                let grants = parse_grants(&stored.grants)?;
+                host.load(&stored.component, manifest, &grants)
+            });
+            match loaded {
+                Ok(loaded) => {
+                    host.plugins.insert(stored.name, Arc::new(loaded));
+                }
+                Err(error) => failed.push((stored.name, error)),
+            }
+        }
+        Ok((host, failed))
+    }
+
     /// Installs a plugin: checks the component against the manifest's hash,
     /// compiles it, checks that it imports only what the manifest asks for
-    /// and the application grants (`grants`), links exactly that, and asks
-    /// the plugin for its metadata (which must match the manifest).
+    /// and the application grants (`grants`), links exactly that, asks the
+    /// plugin for its metadata (which must match the manifest), and saves
+    /// it in the database (replacing an older version, keeping its place in
+    /// the change feed).
     ///
     /// # Errors
     ///
     /// [`Error::HashMismatch`], [`Error::NotGranted`],
-    /// [`Error::UnknownImport`], [`Error::Load`], or a call error.
+    /// [`Error::UnknownImport`], [`Error::Load`], or a call error; nothing
+    /// is installed then.
     pub fn install(
         &mut self,
         component: &[u8],
         manifest: Manifest,
         grants: &[Capability],
     ) -> Result<Metadata, Error> {
+        let loaded = self.load(component, manifest, grants)?;
+        let metadata = loaded.metadata.clone();
+        let manifest = &loaded.manifest;
+        let grant_names: Vec<String> = grants.iter().map(|g| g.name().to_owned()).collect();
+        let next_tick = manifest
+            .tick_every_hours
+            .map(|h| self.crm.now() + chrono::Duration::hours(i64::from(h)));
+        self.crm.write_as(&manifest.actor(), |tx| {
+            tx.save_plugin(
+                &manifest.name,
+                &manifest.version,
+                &manifest.to_toml(),
+                component,
+                &grant_names,
+                next_tick,
+            )
+        })?;
+        self.plugins.insert(manifest.name.clone(), Arc::new(loaded));
+        Ok(metadata)
+    }
+
+    /// Grants more capabilities to an installed plugin (relinking it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; a load error (the grants stay as they were).
+    pub fn grant(&mut self, name: &str, capabilities: &[Capability]) -> Result<(), Error> {
+        let stored = self.crm.read(|tx| tx.stored_plugin(name))?;
+        let mut grants = parse_grants(&stored.grants)?;
+        for c in capabilities {
+            if !grants.contains(c) {
+                grants.push(*c);
+            }
+        }
+        self.regrant(&stored, &grants)
+    }
+
+    /// Withdraws capabilities. A plugin whose component imports an interface
+    /// it would lose keeps its grants and the call fails with
+    /// [`Error::NotGranted`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::NotGranted`].
+    pub fn revoke(&mut self, name: &str, capabilities: &[Capability]) -> Result<(), Error> {
+        let stored = self.crm.read(|tx| tx.stored_plugin(name))?;
+        let grants: Vec<Capability> = parse_grants(&stored.grants)?
+            .into_iter()
+            .filter(|c| !capabilities.contains(c))
+            .collect();
+        self.regrant(&stored, &grants)
+    }
+
+    fn regrant(
+        &mut self,
+        stored: &crm_core::StoredPlugin,
+        grants: &[Capability],
+    ) -> Result<(), Error> {
+        let manifest = Manifest::parse(&stored.manifest)?;
+        let loaded = self.load(&stored.component, manifest, grants)?;
+        let names: Vec<String> = grants.iter().map(|g| g.name().to_owned()).collect();
+        self.crm.write(|tx| tx.set_plugin_grants(&stored.name, &names))?;
+        self.plugins.insert(stored.name.clone(), Arc::new(loaded));
+        Ok(())
+    }
+
+    fn load(
+        &self,
+        component: &[u8],
+        manifest: Manifest,
+        grants: &[Capability],
+    ) -> Result<Loaded, Error> {
         let actual = sha256_hex(component);
         if actual != manifest.sha256 {
             return Err(Error::HashMismatch { expected: manifest.sha256, actual });
@@ -213,14 +339,92 @@ impl PluginHost {
                 loaded.manifest.name, metadata.name
             )));
         }
-        loaded.metadata = metadata.clone();
-        self.plugins.insert(loaded.manifest.name.clone(), Arc::new(loaded));
-        Ok(metadata)
+        loaded.metadata = metadata;
+        Ok(loaded)
     }
 
-    /// Removes a plugin; `false` when none had that name.
-    pub fn uninstall(&mut self, name: &str) -> bool {
-        self.plugins.remove(name).is_some()
+    /// Removes a plugin (and its registry entry); `false` when none had that
+    /// name.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn uninstall(&mut self, name: &str) -> Result<bool, Error> {
+        let stored = self.crm.write(|tx| tx.remove_plugin(name))?;
+        Ok(self.plugins.remove(name).is_some() || stored)
+    }
+
+    /// Delivers the change feed to every installed plugin: each event of a
+    /// kind it subscribed to (and not caused by itself) since its cursor, in
+    /// order, at least once — its actions and the cursor move commit
+    /// together. A plugin that fails stops at that event and is retried on
+    /// the next call.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; a plugin's failure is reported, not returned.
+    pub fn deliver_pending(&self) -> Result<Delivery, Error> {
+        let mut report = Delivery::default();
+        for stored in self.crm.read(|tx| tx.stored_plugins())? {
+            let Some(loaded) = self.plugins.get(&stored.name) else { continue };
+            let actor = loaded.manifest.actor();
+            let mut cursor = stored.cursor;
+            'feed: loop {
+                let events = self.crm.read(|tx| tx.events_since(cursor, 500))?;
+                let Some(last) = events.last().map(|e| e.seq) else { break };
+                for event in events {
+                    if !loaded.manifest.events.contains(&event.kind) || event.actor == actor {
+                        continue;
+                    }
+                    match self.deliver(&stored.name, &event) {
+                        Ok(_) => report.delivered += 1,
+                        Err(error) => {
+                            report.failed.push((stored.name.clone(), event.seq, error));
+                            break 'feed;
+                        }
+                    }
+                }
+                self.crm.write(|tx| tx.set_plugin_cursor(&stored.name, last))?;
+                cursor = last;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs what is due at `now`: the library's own work
+    /// ([`Crm::run_due`](crm_core::Crm::run_due)), pending event deliveries,
+    /// and the plugins' scheduled ticks.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; a plugin's failure is reported, not returned.
+    pub fn run_due(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Due, Error> {
+        let library = self.crm.run_due(now)?;
+        let mut delivery = self.deliver_pending()?;
+        let mut ticks = 0;
+        for stored in self.crm.read(|tx| tx.stored_plugins())? {
+            let (Some(loaded), Some(next)) = (self.plugins.get(&stored.name), stored.next_tick)
+            else {
+                continue;
+            };
+            let Some(hours) = loaded.manifest.tick_every_hours else { continue };
+            if next > now {
+                continue;
+            }
+            let stamp = now.to_rfc3339();
+            match self
+                .call_and_apply(loaded, None, |guest, store| guest.call_tick(&mut *store, &stamp))
+            {
+                Ok(_) => ticks += 1,
+                Err(error) => delivery.failed.push((stored.name.clone(), 0, error)),
+            }
+            let mut next = next;
+            while next <= now {
+                next += chrono::Duration::hours(i64::from(hours));
+            }
+            self.crm.write(|tx| tx.set_plugin_next_tick(&stored.name, next))?;
+        }
+        Ok(Due { library, delivered: delivery.delivered, ticks, failed: delivery.failed })
     }
 
     /// The installed plugins' metadata, by name.
@@ -257,7 +461,9 @@ impl PluginHost {
                 offered: loaded.manifest.commands.iter().cloned().collect::<Vec<_>>().join(", "),
             });
         }
-        self.call_and_apply(&loaded, |guest, store| guest.call_command(&mut *store, command, args))
+        self.call_and_apply(&loaded, None, |guest, store| {
+            guest.call_command(&mut *store, command, args)
+        })
     }
 
     /// Delivers one event to a plugin that subscribed to its kind (others
@@ -289,13 +495,17 @@ impl PluginHost {
             at: event.at.to_rfc3339(),
             after: event.after.as_ref().map(ToString::to_string),
         };
-        self.call_and_apply(&loaded, |guest, store| guest.call_on_event(&mut *store, &wit_event))
-            .map(Some)
+        let delivered = self.crm.read(|tx| tx.has_plugin(name))?.then_some(event.seq);
+        self.call_and_apply(&loaded, delivered, |guest, store| {
+            guest.call_on_event(&mut *store, &wit_event)
+        })
+        .map(Some)
     }
 
     fn call_and_apply(
         &self,
         loaded: &Loaded,
+        delivered: Option<i64>,
         f: impl FnOnce(
             &exports::crm::plugin::guest::Guest,
             &mut Store<State>,
@@ -304,8 +514,13 @@ impl PluginHost {
         let mut logs = Vec::new();
         let outcome = self.run_logged(loaded, &mut logs, f)?;
         let applied = outcome.actions.len();
-        let result =
-            actions::apply(&self.crm, &loaded.manifest, &loaded.effective, outcome.actions);
+        let result = actions::apply(
+            &self.crm,
+            &loaded.manifest,
+            &loaded.effective,
+            outcome.actions,
+            delivered,
+        );
         self.record(loaded, result.is_ok());
         result?;
         Ok(CallOutcome { output: outcome.output, applied, logs })

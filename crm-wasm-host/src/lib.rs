@@ -18,5 +18,5 @@ mod imports;
 mod manifest;
 
 pub use crate::error::Error;
-pub use crate::host::{CallOutcome, Limits, Metadata, PluginHost};
+pub use crate::host::{CallOutcome, Delivery, Due, Limits, Metadata, PluginHost};
 pub use crate::manifest::{Capability, Manifest, SUPPORTED_WIT, sha256_hex};

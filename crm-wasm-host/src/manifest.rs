@@ -207,6 +207,28 @@ impl Manifest {
         })
     }
 
+    /// The manifest as TOML (what the registry stores).
+    pub fn to_toml(&self) -> String {
+        let list = |items: &mut dyn Iterator<Item = String>| {
+            items.map(|i| format!("{i:?}")).collect::<Vec<_>>().join(", ")
+        };
+        let mut text = format!(
+            "name = {:?}\nversion = {:?}\nwit = {:?}\nsha256 = {:?}\ncapabilities = [{}]\nfields = [{}]\nevents = [{}]\ncommands = [{}]\n",
+            self.name,
+            self.version,
+            self.wit,
+            self.sha256,
+            list(&mut self.capabilities.iter().map(|c| c.name().to_owned())),
+            list(&mut self.fields.iter().cloned()),
+            list(&mut self.events.iter().cloned()),
+            list(&mut self.commands.iter().cloned()),
+        );
+        if let Some(hours) = self.tick_every_hours {
+            text.push_str(&format!("tick_every_hours = {hours}\n"));
+        }
+        text
+    }
+
     /// The actor its changes are recorded under.
     pub fn actor(&self) -> String {
         format!("plugin:{}", self.name)
@@ -258,6 +280,15 @@ mod tests {
             let error = Manifest::parse(&manifest).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(error.contains(expected), "{manifest:?}: {error}");
         }
+    }
+
+    #[test]
+    fn a_manifest_round_trips_through_toml() {
+        let m = Manifest::parse(&text(
+            "capabilities = [\"documents\"]\nevents = [\"a.b\"]\ntick_every_hours = 6",
+        ))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(Manifest::parse(&m.to_toml()).ok(), Some(m));
     }
 
     #[test]

@@ -21,7 +21,7 @@ fn fixture() -> Vec<u8> {
 
 fn manifest(bytes: &[u8], capabilities: &str) -> Manifest {
     Manifest::parse(&format!(
-        "name = \"fixture\"\nversion = \"0.1.0\"\nwit = \"0.1.0\"\nsha256 = \"{}\"\ncapabilities = [{capabilities}]\nfields = [\"tier\"]\nevents = [\"party.created\"]\ncommands = [\"echo\", \"read\", \"tag\", \"remember\", \"loop\", \"bomb\", \"trap\", \"bad-stage\", \"ungranted\", \"fail\"]\n",
+        "name = \"fixture\"\nversion = \"0.1.0\"\nwit = \"0.1.0\"\nsha256 = \"{}\"\ncapabilities = [{capabilities}]\nfields = [\"tier\"]\nevents = [\"party.created\"]\ntick_every_hours = 24\ncommands = [\"echo\", \"read\", \"tag\", \"remember\", \"loop\", \"bomb\", \"trap\", \"bad-stage\", \"ungranted\", \"fail\"]\n",
         sha256_hex(bytes)
     ))
     .unwrap()
@@ -149,6 +149,74 @@ fn installation_checks_hash_grants_and_version() {
     // Granted: fine.
     host.install(&bytes, manifest(&bytes, ALL), Capability::ALL).unwrap();
     assert_eq!(host.capabilities("fixture").unwrap().len(), 3);
-    assert!(host.uninstall("fixture"));
+    assert!(host.uninstall("fixture").unwrap());
     assert!(matches!(host.call("fixture", "echo", ""), Err(Error::NotFound(_))));
+}
+
+#[test]
+fn installed_plugins_persist_receive_the_change_feed_once_and_tick_on_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plugins.db");
+    let bytes = fixture();
+    {
+        let crm = Crm::open(&path).unwrap();
+        let mut host = PluginHost::new(crm, Limits::default()).unwrap();
+        let grants = [Capability::PartiesRead, Capability::PartiesWrite, Capability::Documents];
+        host.install(&bytes, manifest(&bytes, ALL), &grants).unwrap();
+    }
+    // A new process: the plugin is loaded from the database.
+    let crm = Crm::open(&path).unwrap();
+    let (host, failed) = PluginHost::open(crm.clone(), Limits::default()).unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(host.list().len(), 1);
+    let (a, b) = crm
+        .write(|tx| {
+            Ok((
+                tx.create_party(NewParty::person("A"))?.id,
+                tx.create_party(NewParty::person("B"))?.id,
+            ))
+        })
+        .unwrap();
+    let report = host.deliver_pending().unwrap();
+    assert_eq!(report.delivered, 2);
+    assert!(report.failed.is_empty());
+    for p in [a, b] {
+        assert!(
+            crm.read(|tx| tx.get_party(p)).unwrap().tags.contains(&"seen-by-fixture".to_owned())
+        );
+    }
+    // Its own tagging events are not sent back, and nothing is delivered twice.
+    assert_eq!(host.deliver_pending().unwrap().delivered, 0);
+    // Ticks run when due.
+    let now = crm.now();
+    assert_eq!(host.run_due(now).unwrap().ticks, 0);
+    assert_eq!(host.run_due(now + chrono::Duration::hours(25)).unwrap().ticks, 1);
+    assert_eq!(host.run_due(now + chrono::Duration::hours(26)).unwrap().ticks, 0);
+}
+
+#[test]
+fn grants_can_be_widened_and_withdrawn_only_when_the_component_allows() {
+    let crm = Crm::open_in_memory().unwrap();
+    let mut host = PluginHost::new(crm.clone(), Limits::default()).unwrap();
+    let bytes = fixture();
+    let manifest =
+        manifest(&bytes, r#""parties.read", "parties.write", "documents", "cases.write""#);
+    host.install(
+        &bytes,
+        manifest,
+        &[Capability::PartiesRead, Capability::PartiesWrite, Capability::Documents],
+    )
+    .unwrap();
+    let p = crm.write(|tx| Ok(tx.create_party(NewParty::person("A"))?.id)).unwrap();
+    assert!(host.call("fixture", "ungranted", &p.to_string()).is_err());
+    host.grant("fixture", &[Capability::CasesWrite]).unwrap();
+    assert_eq!(host.call("fixture", "ungranted", &p.to_string()).unwrap().applied, 1);
+    host.revoke("fixture", &[Capability::CasesWrite]).unwrap();
+    assert!(host.call("fixture", "ungranted", &p.to_string()).is_err());
+    // The component reads parties: that grant cannot go.
+    let error = host.revoke("fixture", &[Capability::PartiesRead]).unwrap_err();
+    assert!(matches!(error, Error::NotGranted { .. }), "{error}");
+    assert!(host.call("fixture", "read", &p.to_string()).is_ok());
+    let stored = crm.read(|tx| tx.stored_plugin("fixture")).unwrap();
+    assert!(stored.grants.contains(&"parties.read".to_owned()));
 }

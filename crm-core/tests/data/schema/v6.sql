@@ -600,7 +600,7 @@ CREATE TABLE campaign_members (
 ) WITHOUT ROWID;
 CREATE INDEX campaign_members_party_id ON campaign_members (party_id);
 
--- Schema version 6: generic workflows (types registered as data by plugins
+-- Schema version 6: installed plugins, generic workflows (types registered as data by plugins
 -- or the application, instances on parties or other entities, history) and
 -- namespaced documents for plugins.
 
@@ -644,6 +644,20 @@ CREATE TABLE documents (
     value      TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+
+-- Installed plugins: the component, its manifest, what the application
+-- granted, and how far the change feed has been delivered to it. The
+-- library stores them; the plugin host (crm-wasm-host) runs them.
+CREATE TABLE plugins (
+    name         TEXT PRIMARY KEY,
+    version      TEXT NOT NULL,
+    manifest     TEXT NOT NULL,
+    component    BLOB NOT NULL,
+    grants       TEXT NOT NULL,
+    cursor       INTEGER NOT NULL,
+    next_tick    TEXT,
+    installed_at TEXT NOT NULL
 ) WITHOUT ROWID;
 
 PRAGMA user_version = 6;
