@@ -29,6 +29,7 @@ mod analytics;
 mod demo;
 mod html;
 mod marketing;
+mod plugin;
 mod report;
 mod rules;
 mod setup;
@@ -239,6 +240,11 @@ enum Command {
         #[command(subcommand)]
         command: CampaignCommand,
     },
+    /// WebAssembly plugins: install, list, grant, revoke, call, uninstall.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Loyalty programmes, balances and ledgers.
     Loyalty {
         #[command(subcommand)]
@@ -348,6 +354,54 @@ enum CampaignCommand {
     },
     /// List campaigns.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Install a component with its manifest, granting capabilities.
+    Install {
+        /// The component (FILE.wasm).
+        component: PathBuf,
+        /// Its plugin.toml.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Capabilities to grant (comma-separated: parties.read, cases.write, …).
+        #[arg(long, value_delimiter = ',')]
+        grant: Vec<String>,
+    },
+    /// List installed plugins with their grants.
+    List,
+    /// Grant capabilities.
+    Grant {
+        /// The plugin.
+        name: String,
+        /// Capabilities, comma-separated.
+        #[arg(value_delimiter = ',')]
+        capabilities: Vec<String>,
+    },
+    /// Withdraw capabilities.
+    Revoke {
+        /// The plugin.
+        name: String,
+        /// Capabilities, comma-separated.
+        #[arg(value_delimiter = ',')]
+        capabilities: Vec<String>,
+    },
+    /// Call a command with JSON arguments.
+    Call {
+        /// The plugin.
+        name: String,
+        /// The command.
+        command: String,
+        /// Arguments (JSON).
+        #[arg(long, default_value = "{}")]
+        json: String,
+    },
+    /// Remove a plugin.
+    Uninstall {
+        /// The plugin.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -511,6 +565,10 @@ impl Failure {
         Failure { code: 2, message: message.into(), context: Vec::new() }
     }
 
+    pub(crate) fn failed(message: impl Into<String>) -> Failure {
+        Failure { code: 1, message: message.into(), context: Vec::new() }
+    }
+
     pub(crate) fn context(mut self, line: impl Into<String>) -> Failure {
         self.context.push(line.into());
         self
@@ -648,6 +706,22 @@ fn run(cli: Cli) -> CliResult {
             CampaignCommand::Run { name } => marketing::run_campaign(&crm, &name),
             CampaignCommand::Report { name, json } => marketing::report_campaign(&crm, &name, json),
             CampaignCommand::List => marketing::list_campaigns(&crm),
+        },
+        Command::Plugin { command } => match command {
+            PluginCommand::Install { component, manifest, grant } => {
+                plugin::install(&crm, &component, &manifest, &grant)
+            }
+            PluginCommand::List => plugin::list(&crm),
+            PluginCommand::Grant { name, capabilities } => {
+                plugin::grant(&crm, &name, &capabilities, false)
+            }
+            PluginCommand::Revoke { name, capabilities } => {
+                plugin::grant(&crm, &name, &capabilities, true)
+            }
+            PluginCommand::Call { name, command, json } => {
+                plugin::call(&crm, &name, &command, &json)
+            }
+            PluginCommand::Uninstall { name } => plugin::uninstall(&crm, &name),
         },
         Command::Loyalty { command } => match command {
             LoyaltyCommand::Create(args) => marketing::create_program(&crm, args),

@@ -129,7 +129,22 @@ pub(crate) fn tick(crm: &Crm, now: Option<&str>) -> CliResult {
             .map(|t| t.with_timezone(&chrono::Utc))
             .map_err(|_| Failure::usage(format!("--now `{text}` is not an RFC 3339 time")))?,
     };
-    let report = crm.run_due(now)?;
+    let plugins = crm.read(|tx| tx.stored_plugins())?.len();
+    let report = if plugins == 0 {
+        crm.run_due(now)?
+    } else {
+        let (host, failed) =
+            crm_wasm_host::PluginHost::open(crm.clone(), crm_wasm_host::Limits::default())?;
+        for (name, error) in failed {
+            eprintln!("warning: plugin {name} does not load: {error}");
+        }
+        let due = host.run_due(now)?;
+        say!("plugins: {} events delivered, {} ticks", due.delivered, due.ticks);
+        for (name, seq, error) in due.failed {
+            eprintln!("warning: plugin {name} failed at event {seq}: {error}");
+        }
+        due.library
+    };
     say!(
         "tick at {now}: {} segments re-evaluated, {} SLA breaches escalated, {} parties acted on by scheduled rules, {} points expired, {} tiers reviewed, {} enrolled by scheduled campaigns",
         report.segments,

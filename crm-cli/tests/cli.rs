@@ -551,3 +551,68 @@ fn fit_bg_nbd_on_the_cdnow_log() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("no column `day`"), "{}", text(&output).1);
 }
+
+/// `crm plugin …` with the fixture plugin (built by scripts/test.sh).
+#[test]
+fn plugins_from_the_command_line() {
+    let plugins = std::env::var("CRM_PLUGINS_DIR").unwrap_or_else(|_| {
+        format!("{}/../plugins/target/wasm32-wasip2/release", env!("CARGO_MANIFEST_DIR"))
+    });
+    let wasm = format!("{plugins}/crm_plugin_fixture.wasm");
+    let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("{wasm}: {e} (build the plugins)"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(&dir.path().join("plugins.db"));
+    ok(&["--db", &db, "init"]);
+    let manifest = dir.path().join("plugin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "name = \"fixture\"\nversion = \"0.1.0\"\nwit = \"0.1.0\"\nsha256 = \"{}\"\ncapabilities = [\"parties.read\", \"parties.write\", \"documents\"]\nevents = [\"party.created\"]\ncommands = [\"echo\", \"loop\", \"remember\"]\n",
+            crm_wasm_host::sha256_hex(&bytes)
+        ),
+    )
+    .unwrap();
+    let m = manifest.to_str().unwrap();
+    // Not granting what it imports: refused, naming the capability.
+    let output =
+        crm(&["--db", &db, "plugin", "install", &wasm, "--manifest", m, "--grant", "documents"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("needs capability `parties.read`"), "{}", text(&output).1);
+    let out = ok(&[
+        "--db",
+        &db,
+        "plugin",
+        "install",
+        &wasm,
+        "--manifest",
+        m,
+        "--grant",
+        "parties.read,parties.write,documents",
+    ]);
+    assert!(out.contains("installed fixture 0.1.0"), "{out}");
+    assert!(ok(&["--db", &db, "plugin", "list"]).contains("parties.read"));
+    assert_eq!(
+        ok(&["--db", &db, "plugin", "call", "fixture", "echo", "--json", "[1,2]"]).trim(),
+        "[1,2]"
+    );
+    assert_eq!(ok(&["--db", &db, "plugin", "call", "fixture", "remember"]).trim(), "1");
+    assert_eq!(ok(&["--db", &db, "plugin", "call", "fixture", "remember"]).trim(), "2");
+    let output = crm(&["--db", &db, "plugin", "call", "fixture", "loop"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("deadline"), "{}", text(&output).1);
+    let output = crm(&["--db", &db, "plugin", "call", "fixture", "dance"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = crm(&["--db", &db, "plugin", "grant", "fixture", "everything"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("unknown capability"), "{}", text(&output).1);
+    // The change feed reaches it on tick.
+    ok(&["--db", &db, "import", "parties", &{
+        let csv = dir.path().join("p.csv");
+        std::fs::write(&csv, "name,kind\nZhou,person\n").unwrap();
+        csv.to_str().unwrap().to_owned()
+    }]);
+    assert!(ok(&["--db", &db, "tick"]).contains("1 events delivered"));
+    assert!(ok(&["--db", &db, "party", "list"]).contains("Zhou"));
+    assert!(ok(&["--db", &db, "plugin", "uninstall", "fixture"]).contains("uninstalled"));
+    assert_eq!(crm(&["--db", &db, "plugin", "uninstall", "fixture"]).status.code(), Some(2));
+}
