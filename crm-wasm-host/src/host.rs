@@ -150,6 +150,7 @@ pub struct PluginHost {
     limits: Limits,
     plugins: BTreeMap<String, Arc<Loaded>>,
     stop: Arc<AtomicBool>,
+    cache: Option<std::path::PathBuf>,
 }
 
 impl Drop for PluginHost {
@@ -183,7 +184,48 @@ impl PluginHost {
                 }
             })
             .map_err(|e| Error::Load(format!("cannot start the epoch thread: {e}")))?;
-        Ok(PluginHost { crm, engine, limits, plugins: BTreeMap::new(), stop })
+        Ok(PluginHost { crm, engine, limits, plugins: BTreeMap::new(), stop, cache: None })
+    }
+
+    /// Keeps compiled components in `dir`, keyed by the component's sha256
+    /// and the engine's compatibility hash, so a later install or open
+    /// skips compilation. A cache entry that does not load is recompiled.
+    #[must_use]
+    pub fn with_cache(mut self, dir: impl Into<std::path::PathBuf>) -> PluginHost {
+        self.cache = Some(dir.into());
+        self
+    }
+
+    /// Compiles a component, or loads it from the cache.
+    fn compile(&self, component: &[u8], sha256: &str) -> Result<Component, Error> {
+        let compile =
+            || Component::new(&self.engine, component).map_err(|e| Error::Load(format!("{e:#}")));
+        let Some(dir) = &self.cache else { return compile() };
+        let engine_key = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            self.engine.precompile_compatibility_hash().hash(&mut hasher);
+            hasher.finish()
+        };
+        let path = dir.join(format!("{sha256}-{engine_key:016x}.cwasm"));
+        if path.exists() {
+            // SAFETY: the file is one this host wrote from a component whose
+            // hash is in its name, into the application's own cache
+            // directory; wasmtime also checks that it was compiled by a
+            // compatible engine and refuses it otherwise.
+            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok(component);
+            }
+        }
+        let compiled = compile()?;
+        if let Ok(bytes) = compiled.serialize() {
+            // A cache that cannot be written only costs time.
+            let tmp = path.with_extension("tmp");
+            if std::fs::create_dir_all(dir).is_ok() && std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        Ok(compiled)
     }
 
     /// A host for `crm` with every plugin installed in it loaded. Plugins
@@ -305,8 +347,7 @@ impl PluginHost {
         if actual != manifest.sha256 {
             return Err(Error::HashMismatch { expected: manifest.sha256, actual });
         }
-        let compiled =
-            Component::new(&self.engine, component).map_err(|e| Error::Load(format!("{e:#}")))?;
+        let compiled = self.compile(component, &actual)?;
         let effective: BTreeSet<Capability> =
             manifest.capabilities.iter().copied().filter(|c| grants.contains(c)).collect();
         check_imports(&self.engine, &compiled, &manifest.name, &effective)?;

@@ -220,3 +220,32 @@ fn grants_can_be_widened_and_withdrawn_only_when_the_component_allows() {
     let stored = crm.read(|tx| tx.stored_plugin("fixture")).unwrap();
     assert!(stored.grants.contains(&"parties.read".to_owned()));
 }
+
+#[test]
+fn compiled_components_are_cached_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let bytes = fixture();
+    let grants = [Capability::PartiesRead, Capability::PartiesWrite, Capability::Documents];
+    let crm = Crm::open_in_memory().unwrap();
+    let mut cold = PluginHost::new(crm.clone(), Limits::default()).unwrap().with_cache(&cache);
+    cold.install(&bytes, manifest(&bytes, ALL), &grants).unwrap();
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(entries.len(), 1);
+    let name = entries[0].as_ref().unwrap().file_name().into_string().unwrap();
+    assert!(name.starts_with(&sha256_hex(&bytes)) && name.ends_with(".cwasm"), "{name}");
+    // A warm host loads it from there and works the same.
+    let mut warm = PluginHost::new(crm, Limits::default()).unwrap().with_cache(&cache);
+    warm.install(&bytes, manifest(&bytes, ALL), &grants).unwrap();
+    assert_eq!(warm.call("fixture", "echo", "hi").unwrap().output, "hi");
+    // A damaged entry is recompiled, not trusted. (Entries are replaced by
+    // rename, never rewritten in place: a running host maps them.)
+    drop(warm);
+    std::fs::remove_file(cache.join(&name)).unwrap();
+    std::fs::write(cache.join(&name), b"garbage").unwrap();
+    let mut again = PluginHost::new(Crm::open_in_memory().unwrap(), Limits::default())
+        .unwrap()
+        .with_cache(&cache);
+    again.install(&bytes, manifest(&bytes, ALL), &grants).unwrap();
+    assert_eq!(again.call("fixture", "echo", "ok").unwrap().output, "ok");
+}
