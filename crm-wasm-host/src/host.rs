@@ -52,6 +52,9 @@ impl Default for Limits {
     }
 }
 
+/// How many calls may run at once (each holds one pooled instance slot).
+const POOL_SLOTS: u32 = 64;
+
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(2);
 
@@ -171,6 +174,23 @@ impl PluginHost {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(limits.fuel.is_some());
+        // Instances come from a pool of pre-reserved slots that are reset,
+        // not unmapped, after each call: a fresh store per call then costs
+        // microseconds instead of an mmap / munmap of its memory.
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 8)
+            .total_memories(POOL_SLOTS * 2)
+            .total_tables(POOL_SLOTS * 4)
+            .max_memories_per_component(4)
+            .max_memory_size(limits.memory_bytes)
+            .table_elements(limits.table_elements)
+            // Reset the first pages by memset rather than madvise, so the
+            // next call does not fault them in again (a plugin's stack and
+            // data live there).
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::Load(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = engine.clone();
