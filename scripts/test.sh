@@ -36,6 +36,9 @@ cargo build --release --locked --target wasm32-wasip2 --manifest-path plugins/Ca
 cargo clippy --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml -- -D warnings \
     || fail "clippy found problems in the plugins"
 export CRM_PLUGINS_DIR="$CARGO_TARGET_DIR/wasm32-wasip2/release"
+# The plugins' own logic, natively against the SDK's mock host.
+cargo test --locked --manifest-path plugins/Cargo.toml -p crm-plugin-sdk -p crm-plugin-appliance-service \
+    || fail "plugin unit tests failed"
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings || fail "clippy found problems"

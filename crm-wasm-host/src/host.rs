@@ -542,8 +542,25 @@ impl PluginHost {
         if !loaded.manifest.events.contains(&event.kind) {
             return Ok(None);
         }
+        // The party an event is about: the entity itself, or the
+        // `party_id` of an order, case, interaction, … after the change.
+        let from_after = event
+            .after
+            .as_ref()
+            .and_then(|a| a.get("party_id"))
+            .and_then(|p| p.as_str())
+            .map(str::to_owned);
         let party = match event.entity.as_str() {
             "party" => Some(event.entity_id.clone()),
+            _ if from_after.is_some() => from_after,
+            "order" => match event.entity_id.parse() {
+                Ok(id) => self.crm.read(|tx| tx.get_order(id)).ok().map(|o| o.party_id.to_string()),
+                Err(_) => None,
+            },
+            "case" => match event.entity_id.parse() {
+                Ok(id) => self.crm.read(|tx| tx.get_case(id)).ok().map(|c| c.party_id.to_string()),
+                Err(_) => None,
+            },
             _ => None,
         };
         let wit_event = wit::Event {
