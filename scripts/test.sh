@@ -38,6 +38,7 @@ cargo clippy --release --locked --target wasm32-wasip2 --manifest-path plugins/C
 export CRM_PLUGINS_DIR="$CARGO_TARGET_DIR/wasm32-wasip2/release"
 # The plugins' own logic, natively against the SDK's mock host.
 cargo test --locked --manifest-path plugins/Cargo.toml -p crm-plugin-sdk -p crm-plugin-appliance-service \
+    -p crm-plugin-real-estate-handover \
     || fail "plugin unit tests failed"
 
 step "cargo clippy --workspace --all-targets -- -D warnings"

@@ -109,6 +109,10 @@ fn apply_one(
                 Channel::from_code(&c.channel)?,
                 c.subject,
             );
+            let new = match c.sla_policy {
+                Some(policy) => new.with_sla(policy),
+                None => new,
+            };
             tx.open_case(new).map(|_| ())
         }
         Action::CreateTask(t) => {

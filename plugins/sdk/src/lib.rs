@@ -225,7 +225,27 @@ pub mod actions {
             priority: priority.to_owned(),
             subject: subject.to_owned(),
             channel: channel.to_owned(),
+            sla_policy: None,
         })
+    }
+
+    /// Open a case under an SLA policy (its code in crm): the targets of
+    /// the case's priority apply.
+    pub fn create_case_with_sla(
+        party: &str,
+        case_type: &str,
+        priority: &str,
+        channel: &str,
+        subject: &str,
+        policy: &str,
+    ) -> Action {
+        match create_case(party, case_type, priority, channel, subject) {
+            Action::CreateCase(mut c) => {
+                c.sla_policy = Some(policy.to_owned());
+                Action::CreateCase(c)
+            }
+            other => other,
+        }
     }
 
     /// Create a task about a party, due at an RFC 3339 time.
