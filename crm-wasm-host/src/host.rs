@@ -736,6 +736,17 @@ fn check_imports(
     plugin: &str,
     effective: &BTreeSet<Capability>,
 ) -> Result<(), Error> {
+    for (name, _) in component.component_type().exports(engine) {
+        if let Some(rest) = name.strip_prefix("crm:plugin/") {
+            let version = rest.split_once('@').map_or("", |(_, v)| v);
+            if !crate::manifest::SUPPORTED_WIT.contains(&version) {
+                return Err(Error::UnsupportedWit {
+                    found: version.to_owned(),
+                    supported: crate::manifest::SUPPORTED_WIT.join(", "),
+                });
+            }
+        }
+    }
     for (name, _) in component.component_type().imports(engine) {
         if name.starts_with("wasi:") {
             continue;
@@ -746,7 +757,13 @@ fn check_imports(
                 import: name.to_owned(),
             });
         };
-        let interface = rest.split('@').next().unwrap_or(rest);
+        let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        if !crate::manifest::SUPPORTED_WIT.contains(&version) {
+            return Err(Error::UnsupportedWit {
+                found: if version.is_empty() { "(none)".to_owned() } else { version.to_owned() },
+                supported: crate::manifest::SUPPORTED_WIT.join(", "),
+            });
+        }
         if matches!(interface, "types" | "log" | "clock") {
             continue;
         }

@@ -249,3 +249,21 @@ fn compiled_components_are_cached_on_disk() {
     again.install(&bytes, manifest(&bytes, ALL), &grants).unwrap();
     assert_eq!(again.call("fixture", "echo", "ok").unwrap().output, "ok");
 }
+
+#[test]
+fn a_component_built_for_an_unknown_contract_is_refused_by_name() {
+    let dir = std::env::var("CRM_PLUGINS_DIR").unwrap_or_else(|_| {
+        format!("{}/../plugins/target/wasm32-wasip2/release", env!("CARGO_MANIFEST_DIR"))
+    });
+    let bytes = std::fs::read(format!("{dir}/crm_plugin_future_fixture.wasm")).unwrap();
+    let crm = Crm::open_in_memory().unwrap();
+    let mut host = PluginHost::new(crm.clone(), Limits::default()).unwrap();
+    // Its manifest claims 0.1.0; the component says otherwise.
+    let error = host.install(&bytes, manifest(&bytes, ALL), Capability::ALL).unwrap_err();
+    assert!(
+        error.to_string().contains("built for crm:plugin WIT version 0.9.0; this host loads 0.1.0"),
+        "{error}"
+    );
+    assert!(host.list().is_empty());
+    assert_eq!(crm.read(|tx| tx.stored_plugins()).unwrap().len(), 0);
+}
