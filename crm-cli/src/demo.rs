@@ -14,6 +14,7 @@ use crm_core::{
 use crate::{CliResult, Failure};
 
 mod cdnow;
+mod handover;
 mod sales;
 
 const SURNAMES: &[&str] = &[

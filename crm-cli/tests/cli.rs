@@ -320,6 +320,8 @@ fn demo_database_answers_every_report() {
     let out = ok(&["--db", &db, "demo", "--people", "300"]);
     assert!(out.contains("销售漏斗 b2b"), "{out}");
     assert!(out.contains("Service levels"), "{out}");
+    // The plugins are built before the tests (scripts/test.sh): the demo runs the 入伙 plugin.
+    assert!(out.contains("16. Plugin 入伙 handover"), "{out}");
     for report in ["pipeline", "forecast", "sla", "rfm", "clv"] {
         let out = ok(&["--db", &db, "report", report, "--period", "2026", "--json"]);
         serde_json::from_str::<serde_json::Value>(&out).unwrap();

@@ -593,6 +593,7 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
     campaign(crm, now)?;
     loyalty(crm)?;
     super::cdnow::tour(&path.with_extension("html"))?;
+    super::handover::tour(crm)?;
     let last = crm.read(|tx| tx.last_event_seq())?;
     say!();
     let db = path.display();
@@ -609,6 +610,9 @@ pub(super) fn tour(crm: &Crm, path: &std::path::Path, now: DateTime<Utc>) -> Cli
     say!("  cargo run -p crm-cli -- --db {db} segment members win-back");
     say!("  cargo run -p crm-cli -- --db {db} campaign report win-back-spring");
     say!("  cargo run -p crm-cli -- --db {db} loyalty history erp:P-00001");
+    say!(
+        "  cargo run -p crm-cli -- --db {db} plugin call real-estate-handover progress --json '{{\"building\": \"B1\"}}'"
+    );
     say!("  cargo run -p crm-cli -- --db {db} events --since {}", (last - 5).max(0));
     Ok(())
 }
