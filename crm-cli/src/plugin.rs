@@ -23,9 +23,27 @@ impl From<crm_wasm_host::Error> for Failure {
     }
 }
 
-fn open(crm: &Crm) -> Result<PluginHost, Failure> {
-    let (host, failed) = PluginHost::open(crm.clone(), Limits::default())?;
-    for (name, error) in failed {
+/// Where compiled plugins are kept between runs: `CRM_PLUGIN_CACHE`, or
+/// `crm/plugins` in the user's cache directory. Without one, every run
+/// compiles (tens of milliseconds per plugin).
+pub(crate) fn cache_dir() -> Option<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("CRM_PLUGIN_CACHE") {
+        return Some(dir.into());
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .map(|dir| dir.join("crm/plugins"))
+}
+
+/// A host with every installed plugin loaded (warning about those that do
+/// not load), compiled components cached on disk.
+pub(crate) fn open(crm: &Crm) -> Result<PluginHost, Failure> {
+    let mut host = PluginHost::new(crm.clone(), Limits::default())?;
+    if let Some(dir) = cache_dir() {
+        host = host.with_cache(dir);
+    }
+    for (name, error) in host.load_installed()? {
         eprintln!("warning: plugin {name} is installed but does not load: {error}");
     }
     Ok(host)

@@ -133,11 +133,7 @@ pub(crate) fn tick(crm: &Crm, now: Option<&str>) -> CliResult {
     let report = if plugins == 0 {
         crm.run_due(now)?
     } else {
-        let (host, failed) =
-            crm_wasm_host::PluginHost::open(crm.clone(), crm_wasm_host::Limits::default())?;
-        for (name, error) in failed {
-            eprintln!("warning: plugin {name} does not load: {error}");
-        }
+        let host = crate::plugin::open(crm)?;
         let due = host.run_due(now)?;
         say!("plugins: {} events delivered, {} ticks", due.delivered, due.ticks);
         for (name, seq, error) in due.failed {

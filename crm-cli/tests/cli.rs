@@ -6,7 +6,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn crm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crm")).args(args).env_remove("CRM_DB").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args(args)
+        .env_remove("CRM_DB")
+        .env("CRM_PLUGIN_CACHE", concat!(env!("CARGO_TARGET_TMPDIR"), "/plugin-cache"))
+        .output()
+        .unwrap()
 }
 
 fn text(output: &Output) -> (String, String) {
@@ -599,6 +604,18 @@ fn plugins_from_the_command_line() {
     );
     assert_eq!(ok(&["--db", &db, "plugin", "call", "fixture", "remember"]).trim(), "1");
     assert_eq!(ok(&["--db", &db, "plugin", "call", "fixture", "remember"]).trim(), "2");
+    // Later runs load the compiled component from the cache.
+    let sha = crm_wasm_host::sha256_hex(&bytes);
+    let cache = std::path::Path::new(concat!(env!("CARGO_TARGET_TMPDIR"), "/plugin-cache"));
+    assert!(
+        std::fs::read_dir(cache).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&sha)),
+        "no cached component in {}",
+        cache.display()
+    );
     let output = crm(&["--db", &db, "plugin", "call", "fixture", "loop"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).1.contains("deadline"), "{}", text(&output).1);

@@ -189,7 +189,10 @@ impl PluginHost {
             // next call does not fault them in again (a plugin's stack and
             // data live there).
             .linear_memory_keep_resident(2 << 20)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            // Where the kernel can say which pages a call wrote (Linux ≥
+            // 6.7), only those are reset.
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::Load(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -240,7 +243,12 @@ impl PluginHost {
         let compiled = compile()?;
         if let Ok(bytes) = compiled.serialize() {
             // A cache that cannot be written only costs time.
-            let tmp = path.with_extension("tmp");
+            // A name of its own, so hosts in other processes writing the same
+            // entry never interleave; the rename is atomic.
+            let unique = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let tmp = path.with_extension(format!("{}-{unique}.tmp", std::process::id()));
             if std::fs::create_dir_all(dir).is_ok() && std::fs::write(&tmp, bytes).is_ok() {
                 let _ = std::fs::rename(&tmp, &path);
             }
@@ -257,20 +265,45 @@ impl PluginHost {
     /// [`Error::Load`] when the engine cannot be configured; storage errors.
     pub fn open(crm: Crm, limits: Limits) -> Result<(PluginHost, Vec<(String, Error)>), Error> {
         let mut host = PluginHost::new(crm, limits)?;
+        let failed = host.load_installed()?;
+        Ok((host, failed))
+    }
+
+    /// Loads every plugin installed in the database (through the compile
+    /// cache, if the host has one), replacing any loaded under the same
+    /// name. Plugins that no longer load are left out and returned with the
+    /// reason.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use crm_wasm_host::{Limits, PluginHost};
+    /// let crm = crm_core::Crm::open("customers.db")?;
+    /// let mut host = PluginHost::new(crm, Limits::default())?.with_cache("plugin-cache");
+    /// for (name, error) in host.load_installed()? {
+    ///     eprintln!("{name} does not load: {error}");
+    /// }
+    /// # Ok::<(), crm_wasm_host::Error>(())
+    /// ```
+    pub fn load_installed(&mut self) -> Result<Vec<(String, Error)>, Error> {
         let mut failed = Vec::new();
-        for stored in host.crm.read(|tx| tx.stored_plugins())? {
+        for stored in self.crm.read(|tx| tx.stored_plugins())? {
             let loaded = Manifest::parse(&stored.manifest).and_then(|manifest| {
                 let grants = parse_grants(&stored.grants)?;
-                host.load(&stored.component, manifest, &grants)
+                self.load(&stored.component, manifest, &grants)
             });
             match loaded {
                 Ok(loaded) => {
-                    host.plugins.insert(stored.name, Arc::new(loaded));
+                    self.plugins.insert(stored.name, Arc::new(loaded));
                 }
                 Err(error) => failed.push((stored.name, error)),
             }
         }
-        Ok((host, failed))
+        Ok(failed)
     }
 
     /// Installs a plugin: checks the component against the manifest's hash,
@@ -573,7 +606,9 @@ impl PluginHost {
             at: event.at.to_rfc3339(),
             after: event.after.as_ref().map(ToString::to_string),
         };
-        let delivered = self.crm.read(|tx| tx.has_plugin(name))?.then_some(event.seq);
+        // Every loaded plugin is in the registry (installing stores it
+        // first), so the cursor moves with the actions.
+        let delivered = Some(event.seq);
         self.call_and_apply(&loaded, delivered, |guest, store| {
             guest.call_on_event(&mut *store, &wit_event)
         })

@@ -21,7 +21,7 @@ fn fixture() -> Vec<u8> {
 
 fn manifest(bytes: &[u8], capabilities: &str) -> Manifest {
     Manifest::parse(&format!(
-        "name = \"fixture\"\nversion = \"0.1.0\"\nwit = \"0.1.0\"\nsha256 = \"{}\"\ncapabilities = [{capabilities}]\nfields = [\"tier\"]\nevents = [\"party.created\"]\ntick_every_hours = 24\ncommands = [\"echo\", \"read\", \"tag\", \"remember\", \"loop\", \"bomb\", \"trap\", \"bad-stage\", \"ungranted\", \"fail\"]\n",
+        "name = \"fixture\"\nversion = \"0.1.0\"\nwit = \"0.1.0\"\nsha256 = \"{}\"\ncapabilities = [{capabilities}]\nfields = [\"tier\"]\nevents = [\"party.created\"]\ntick_every_hours = 24\ncommands = [\"echo\", \"read\", \"tag\", \"remember\", \"loop\", \"bomb\", \"trap\", \"bad-stage\", \"ungranted\", \"fail\", \"calls\"]\n",
         sha256_hex(bytes)
     ))
     .unwrap()
@@ -106,6 +106,15 @@ fn hostile_calls_are_stopped_with_typed_errors_and_change_nothing() {
     assert!(crm.read(|tx| tx.get_party(p)).unwrap().tags.is_empty());
     // The host keeps serving.
     assert_eq!(host.call("fixture", "echo", "ok").unwrap().output, "ok");
+}
+
+#[test]
+fn nothing_a_call_leaves_in_guest_memory_survives_it() {
+    let (_crm, host) = host(Limits::default());
+    // Pooled instance slots are reused: their pages must come back as new.
+    for _ in 0..50 {
+        assert_eq!(host.call("fixture", "calls", "").unwrap().output, "1 4096");
+    }
 }
 
 #[test]

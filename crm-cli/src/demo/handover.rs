@@ -76,6 +76,9 @@ pub(super) fn tour(crm: &Crm) -> CliResult {
     let template = include_str!("../../../plugins/real-estate-handover/plugin.toml");
     let manifest = Manifest::parse(&template.replace("SHA256", &sha256_hex(&bytes)))?;
     let mut host = PluginHost::new(crm.clone(), Limits::default())?;
+    if let Some(dir) = crate::plugin::cache_dir() {
+        host = host.with_cache(dir);
+    }
     host.install(
         &bytes,
         manifest,

@@ -31,6 +31,7 @@ pub struct StoredPlugin {
 }
 
 const COLUMNS: &str = "name, version, manifest, component, grants, cursor, next_tick, installed_at";
+const FROM: &str = "plugins JOIN plugin_components ON plugin_components.plugin = plugins.name";
 
 fn from_row(row: &rusqlite::Row<'_>) -> crate::Result<StoredPlugin> {
     let grants: String = get(row, "grants")?;
@@ -68,21 +69,25 @@ impl Tx<'_> {
         }
         let cursor = self.last_event_seq()?;
         self.conn.execute(
-            "INSERT INTO plugins (name, version, manifest, component, grants, cursor, next_tick, installed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO plugins (name, version, manifest, grants, cursor, next_tick, installed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (name) DO UPDATE SET version = excluded.version, manifest = excluded.manifest,
-               component = excluded.component, grants = excluded.grants, next_tick = excluded.next_tick,
+               grants = excluded.grants, next_tick = excluded.next_tick,
                installed_at = excluded.installed_at",
             params![
                 name,
                 version,
                 manifest,
-                component,
                 serde_json::to_string(grants)?,
                 cursor,
                 next_tick.map(|t| time_text(&t)),
                 self.now_text.as_str()
             ],
+        )?;
+        self.conn.execute(
+            "INSERT INTO plugin_components (plugin, component) VALUES (?1, ?2)
+             ON CONFLICT (plugin) DO UPDATE SET component = excluded.component",
+            params![name, component],
         )?;
         self.record_event(
             "plugin",
@@ -101,7 +106,7 @@ impl Tx<'_> {
     /// [`Error::Storage`](crate::Error::Storage).
     pub fn stored_plugins(&self) -> crate::Result<Vec<StoredPlugin>> {
         let mut stmt =
-            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM plugins ORDER BY name"))?;
+            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} ORDER BY name"))?;
         collect(&mut stmt, params![], from_row)
     }
 
@@ -112,7 +117,7 @@ impl Tx<'_> {
     /// [`Error::NotFound`] for an unknown name.
     pub fn stored_plugin(&self, name: &str) -> crate::Result<StoredPlugin> {
         let mut stmt =
-            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM plugins WHERE name = ?1"))?;
+            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE name = ?1"))?;
         collect(&mut stmt, params![name], from_row)?
             .pop()
             .ok_or_else(|| Error::not_found("plugin", name))
@@ -124,6 +129,7 @@ impl Tx<'_> {
     ///
     /// [`Error::Storage`](crate::Error::Storage).
     pub fn remove_plugin(&mut self, name: &str) -> crate::Result<bool> {
+        self.conn.execute("DELETE FROM plugin_components WHERE plugin = ?1", params![name])?;
         let removed = self.conn.execute("DELETE FROM plugins WHERE name = ?1", params![name])? > 0;
         if removed {
             self.record_event("plugin", name, "plugin.uninstalled", None, None)?;

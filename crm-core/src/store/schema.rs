@@ -8,7 +8,7 @@ use crate::Error;
 use crate::error::StorageError;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The oldest schema version this library opens (and upgrades).
 pub const OLDEST_SUPPORTED_SCHEMA_VERSION: i64 = 1;
@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_scores.sql"),
     include_str!("migrations/0005_segments.sql"),
     include_str!("migrations/0006_workflows.sql"),
+    include_str!("migrations/0007_plugin_components.sql"),
 ];
 
 /// How long a connection waits for a lock held by another connection.

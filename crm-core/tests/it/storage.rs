@@ -54,6 +54,26 @@ fn replay(dir: &Path, version: i64) -> std::path::PathBuf {
 }
 
 #[test]
+fn a_v6_plugin_keeps_its_component_and_cursor_through_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = replay(dir.path(), 6);
+    rusqlite::Connection::open(&old)
+        .unwrap()
+        .execute(
+            "INSERT INTO plugins VALUES ('p', '1.0.0', 'name = \"p\"', x'0061736d', '[\"documents\"]', 42, NULL, '2026-01-01T00:00:00.000000Z')",
+            [],
+        )
+        .unwrap();
+    let crm = Crm::open(&old).unwrap();
+    let stored = crm.read(|tx| tx.stored_plugin("p")).unwrap();
+    assert_eq!(stored.component, b"\0asm");
+    assert_eq!((stored.cursor, stored.grants), (42, vec!["documents".to_owned()]));
+    crm.write(|tx| tx.set_plugin_cursor("p", 50)).unwrap();
+    assert!(crm.write(|tx| tx.remove_plugin("p")).unwrap());
+    assert!(crm.read(|tx| tx.stored_plugins()).unwrap().is_empty());
+}
+
+#[test]
 fn the_frozen_v1_schema_matches_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(schema_of(&replay(dir.path(), 1)), schema_of(&data("db/v1.db")));
