@@ -562,7 +562,7 @@ fn record_chain_too_deep(
         chain.rules.join(", ")
     ));
     let record = || -> crate::Result<()> {
-        let sql_tx = SqlTx::begin(&conn, true)?;
+        let sql_tx = SqlTx::begin(conn, true)?;
         let tx = Tx::new(sql_tx.conn, now, actor.to_owned());
         tx.record_event(
             "rule",
