@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crm_core::Crm;
-use crm_wasm_host::{Capability, Limits, Manifest, PluginHost};
+use crm_wasm_host::{Capability, CrmPlugins, Limits, Manifest, PluginHost};
 
 use crate::{CliResult, Failure};
 
@@ -39,11 +39,8 @@ pub(crate) fn cache_dir() -> Option<std::path::PathBuf> {
 /// A host with every installed plugin loaded (warning about those that do
 /// not load), compiled components cached on disk.
 pub(crate) fn open(crm: &Crm) -> Result<PluginHost, Failure> {
-    let mut host = PluginHost::new(crm.clone(), Limits::default())?;
-    if let Some(dir) = cache_dir() {
-        host = host.with_cache(dir);
-    }
-    for (name, error) in host.load_installed()? {
+    let (host, failed) = crm.plugins_with(Limits::default(), cache_dir().as_deref())?;
+    for (name, error) in failed {
         eprintln!("warning: plugin {name} is installed but does not load: {error}");
     }
     Ok(host)

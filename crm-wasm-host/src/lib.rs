@@ -10,13 +10,18 @@
 //! validated and applied in one transaction with `plugin:<name>` as the
 //! actor. Failures are typed [`Error`]s; repeated ones open a circuit
 //! breaker.
+//!
+//! From the library's handle: `use crm_wasm_host::CrmPlugins;` then
+//! `crm.plugins()?` (a [`Plugins`] handle).
 
 mod actions;
 mod error;
+mod facade;
 mod host;
 mod imports;
 mod manifest;
 
 pub use crate::error::Error;
+pub use crate::facade::{CrmPlugins, Plugins};
 pub use crate::host::{CallOutcome, Delivery, Due, Limits, Metadata, PluginHost};
 pub use crate::manifest::{Capability, Manifest, SUPPORTED_WIT, sha256_hex};

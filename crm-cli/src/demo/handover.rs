@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crm_core::Crm;
-use crm_wasm_host::{Capability, Limits, Manifest, PluginHost, sha256_hex};
+use crm_wasm_host::{Capability, CrmPlugins, Limits, Manifest, PluginHost, sha256_hex};
 use serde_json::{Value, json};
 
 use crate::CliResult;
@@ -75,10 +75,8 @@ pub(super) fn tour(crm: &Crm) -> CliResult {
     let bytes = std::fs::read(&path)?;
     let template = include_str!("../../../plugins/real-estate-handover/plugin.toml");
     let manifest = Manifest::parse(&template.replace("SHA256", &sha256_hex(&bytes)))?;
-    let mut host = PluginHost::new(crm.clone(), Limits::default())?;
-    if let Some(dir) = crate::plugin::cache_dir() {
-        host = host.with_cache(dir);
-    }
+    let (mut host, _) =
+        crm.plugins_with(Limits::default(), crate::plugin::cache_dir().as_deref())?;
     host.install(
         &bytes,
         manifest,
