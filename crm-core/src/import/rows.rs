@@ -71,15 +71,9 @@ const CONTACT_COLUMNS: &[(&str, ContactKind)] = &[
 const INDEX_FLUSH_ROWS: u64 = 16_384;
 
 /// Runs an import to the end; see [`Crm::import_reader`].
-pub(crate) fn run_import<R: Read>(
-    crm: &Crm,
-    kind: ImportKind,
-    input: R,
-    format: ImportFormat,
-    options: &ImportOptions,
-    progress: &mut dyn FnMut(&ImportProgress),
-) -> crate::Result<ImportReport> {
-    let known = match kind {
+/// The columns an import of `kind` knows (`prefix.*` for families).
+fn known_columns(kind: ImportKind) -> &'static [&'static str] {
+    match kind {
         ImportKind::Parties => PARTY_COLUMNS,
         ImportKind::Relationships => RELATIONSHIP_COLUMNS,
         ImportKind::Interactions => INTERACTION_COLUMNS,
@@ -88,8 +82,16 @@ pub(crate) fn run_import<R: Read>(
         ImportKind::Opportunities => sales::OPPORTUNITY_COLUMNS,
         ImportKind::Cases => sales::CASE_COLUMNS,
         ImportKind::FxRates => sales::FX_COLUMNS,
-    };
-    let mut source = Source::new(input, format, options, known)?;
+    }
+}
+
+pub(crate) fn run_import<R: Read>(
+    crm: &Crm,
+    kind: ImportKind,
+    mut source: Source<R>,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(&ImportProgress),
+) -> crate::Result<ImportReport> {
     let mut report = ImportReport { header: source.header.clone(), ..ImportReport::default() };
     let mut state = ImportProgress::default();
     let actor = format!("import:{}", kind.code());
@@ -492,7 +494,8 @@ impl Crm {
             .map_err(|e| Error::Io { path: path.to_owned(), source: e })?;
         let format = options.format.unwrap_or_else(|| ImportFormat::from_path(path));
         let input = std::io::BufReader::with_capacity(1 << 16, file);
-        run_import(self, kind, input, format, options, progress).map_err(|error| match error {
+        let source = Source::new(input, format, options, known_columns(kind))?;
+        run_import(self, kind, source, options, progress).map_err(|error| match error {
             // The reader does not know the file's name.
             Error::Io { source, .. } => Error::Io { path: path.to_owned(), source },
             other => other,
@@ -512,6 +515,41 @@ impl Crm {
         options: &ImportOptions,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> crate::Result<ImportReport> {
-        run_import(self, kind, input, format, options, progress)
+        let source = Source::new(input, format, options, known_columns(kind))?;
+        run_import(self, kind, source, options, progress)
+    }
+
+    /// Imports from columns in memory — a name and its cells, all columns
+    /// equally long, `""` for an empty cell — with the same columns,
+    /// checks and report as a file (rows are numbered from 1 in errors).
+    /// This is how data frames come in from Python.
+    ///
+    /// # Errors
+    ///
+    /// As [`Crm::import_file`]; [`Error::Invalid`] for columns of unequal
+    /// length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crm_core::{Crm, ImportKind, ImportOptions};
+    /// let crm = Crm::open_in_memory()?;
+    /// let columns = vec![
+    ///     ("name".to_owned(), vec!["Li Lei".to_owned(), "Han Meimei".to_owned()]),
+    ///     ("email".to_owned(), vec!["li@example.com".to_owned(), "".to_owned()]),
+    /// ];
+    /// let report = crm.import_columns(ImportKind::Parties, columns, &ImportOptions::default(), &mut |_| {})?;
+    /// assert_eq!(report.created, 2);
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn import_columns(
+        &self,
+        kind: ImportKind,
+        columns: Vec<(String, Vec<String>)>,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> crate::Result<ImportReport> {
+        let source = Source::columns(columns, options, known_columns(kind))?;
+        run_import(self, kind, source, options, progress)
     }
 }

@@ -101,6 +101,15 @@ enum SourceKind<R: Read> {
         line: u64,
         buffer: Vec<u8>,
     },
+    /// Columns in memory (from Python, a data frame): rows are numbered
+    /// from 1.
+    Columns {
+        columns: Rc<Vec<String>>,
+        source_columns: Rc<Vec<String>>,
+        data: Vec<std::vec::IntoIter<String>>,
+        rows: usize,
+        next: usize,
+    },
 }
 
 impl<R: Read> Source<R> {
@@ -126,23 +135,7 @@ impl<R: Read> Source<R> {
                     })?;
                     raw.push(text.trim_start_matches('\u{feff}').to_owned());
                 }
-                let mut columns = Vec::with_capacity(raw.len());
-                for name in &raw {
-                    let column = canonical(&options.column_map, name);
-                    if !is_known(known, &column) {
-                        return Err(Error::Invalid {
-                            at: Location { row: Some(1), column: Some(name.clone()) },
-                            reason: unknown_column(&column, known),
-                        });
-                    }
-                    if columns.contains(&column) {
-                        return Err(Error::Invalid {
-                            at: Location { row: Some(1), column: Some(name.clone()) },
-                            reason: format!("column `{column}` appears twice"),
-                        });
-                    }
-                    columns.push(column);
-                }
+                let columns = check_header(&raw, &options.column_map, known)?;
                 header.clone_from(&raw);
                 SourceKind::Csv {
                     reader: Box::new(reader),
@@ -225,6 +218,21 @@ impl<R: Read> Source<R> {
                     },
                 }
             }
+            SourceKind::Columns { columns, source_columns, data, rows, next } => {
+                if *next >= *rows {
+                    return Ok(None);
+                }
+                *next += 1;
+                let cells: Vec<String> =
+                    data.iter_mut().map(|c| c.next().unwrap_or_default()).collect();
+                Ok(Some(Ok(Record {
+                    line: *next as u64,
+                    columns: Rc::clone(columns),
+                    source_columns: Rc::clone(source_columns),
+                    raw: Vec::new(),
+                    cells,
+                })))
+            }
             SourceKind::Json { reader, line, buffer } => loop {
                 buffer.clear();
                 let n = reader
@@ -260,6 +268,69 @@ impl<R: Read> Source<R> {
             },
         }
     }
+}
+
+impl Source<std::io::Empty> {
+    /// A source over columns of equal length (`""` is an empty cell).
+    pub(crate) fn columns(
+        data: Vec<(String, Vec<String>)>,
+        options: &ImportOptions,
+        known: &'static [&'static str],
+    ) -> crate::Result<Source<std::io::Empty>> {
+        let raw: Vec<String> = data.iter().map(|(name, _)| name.clone()).collect();
+        let columns = check_header(&raw, &options.column_map, known)?;
+        let rows = data.first().map_or(0, |(_, cells)| cells.len());
+        if let Some((name, cells)) = data.iter().find(|(_, cells)| cells.len() != rows) {
+            return Err(Error::Invalid {
+                at: Location { row: None, column: Some(name.clone()) },
+                reason: format!(
+                    "column `{name}` has {} values, `{}` has {rows}; columns must be equally long",
+                    cells.len(),
+                    raw[0]
+                ),
+            });
+        }
+        let data = data.into_iter().map(|(_, cells)| cells.into_iter()).collect();
+        Ok(Source {
+            kind: SourceKind::Columns {
+                columns: Rc::new(columns),
+                source_columns: Rc::new(raw.clone()),
+                data,
+                rows,
+                next: 0,
+            },
+            bytes: Rc::new(Cell::new(0)),
+            known,
+            column_map: options.column_map.clone(),
+            header: raw,
+        })
+    }
+}
+
+/// Maps a header to canonical column names: every column known, none twice.
+fn check_header(
+    raw: &[String],
+    column_map: &std::collections::BTreeMap<String, String>,
+    known: &[&str],
+) -> crate::Result<Vec<String>> {
+    let mut columns = Vec::with_capacity(raw.len());
+    for name in raw {
+        let column = canonical(column_map, name);
+        if !is_known(known, &column) {
+            return Err(Error::Invalid {
+                at: Location { row: Some(1), column: Some(name.clone()) },
+                reason: unknown_column(&column, known),
+            });
+        }
+        if columns.contains(&column) {
+            return Err(Error::Invalid {
+                at: Location { row: Some(1), column: Some(name.clone()) },
+                reason: format!("column `{column}` appears twice"),
+            });
+        }
+        columns.push(column);
+    }
+    Ok(columns)
 }
 
 /// Applies the column map (exact, then case-insensitive) and lower-cases.

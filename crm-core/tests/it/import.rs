@@ -457,3 +457,64 @@ mod never_panics {
         }
     }
 }
+
+fn columns(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    pairs
+        .iter()
+        .map(|(name, cells)| ((*name).to_owned(), cells.iter().map(|c| (*c).to_owned()).collect()))
+        .collect()
+}
+
+#[test]
+fn columns_import_like_a_file_with_rows_numbered_from_one() {
+    let crm = crm();
+    let data = columns(&[
+        ("external_id", &["erp:1", "erp:2", "erp:3"]),
+        ("name", &["李雷 Li Lei", "Han Meimei", "Wei"]),
+        ("email", &["li@example.com", "not-an-email", ""]),
+    ]);
+    let before = fingerprint(&crm);
+    let report = crm
+        .import_columns(ImportKind::Parties, data.clone(), &ImportOptions::default(), &mut |_| {})
+        .unwrap();
+    assert!(!report.committed);
+    assert_eq!(
+        errors(&report),
+        ["line 2, column email: `not-an-email` is not an e-mail address: no @"]
+    );
+    assert_eq!(fingerprint(&crm), before);
+    let report = crm
+        .import_columns(
+            ImportKind::Parties,
+            data,
+            &ImportOptions::default().skip_invalid(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!((report.created, report.rows_read), (2, 3));
+    assert_eq!(crm.read(|tx| tx.resolve_party("erp:1")).unwrap().name, "李雷 Li Lei");
+}
+
+#[test]
+fn columns_of_unequal_length_or_unknown_names_are_refused_before_any_row() {
+    let crm = crm();
+    let error = crm
+        .import_columns(
+            ImportKind::Parties,
+            columns(&[("name", &["A", "B"]), ("email", &["a@example.com"])]),
+            &ImportOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("column `email` has 1 values, `name` has 2"), "{error}");
+    let error = crm
+        .import_columns(
+            ImportKind::Parties,
+            columns(&[("name", &["A"]), ("emial", &["a@example.com"])]),
+            &ImportOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("did you mean `email`?"), "{error}");
+    assert_eq!(crm.read(|tx| tx.count_parties()).unwrap(), 0);
+}
