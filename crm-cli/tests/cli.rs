@@ -444,7 +444,8 @@ fn setup_rates_opportunities_and_cases_from_the_command_line() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("calendar not found: missing"), "{}", text(&output).1);
     assert!(
-        text(&output).1.contains("in sla_policies[0] (default); nothing was saved"),
+        text(&output).1.contains("sla_policies[0] (default): calendar not found")
+            && text(&output).1.contains("nothing was saved"),
         "{}",
         text(&output).1
     );

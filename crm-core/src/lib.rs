@@ -117,6 +117,7 @@ pub mod import;
 pub mod model;
 pub mod analytics;
 pub mod rules;
+pub mod setup;
 mod store;
 
 pub use crate::error::{Error, Location, Result, StorageError};
@@ -146,6 +147,7 @@ pub use crate::model::{
     SearchHit, StageChange, Task, TaskId, TaskStatus, Transition, WorkflowId, WorkflowInstance,
     WorkflowStep, WorkflowType,
 };
+pub use crate::setup::{Setup, SetupReport};
 pub use crate::store::{
     Clock, Crm, CrmBuilder, DueReport, ERASED_NAME, FX_MAX_AGE_DAYS, MAX_RULE_DEPTH, MergeReport,
     NEVER_DAYS, OLDEST_SUPPORTED_SCHEMA_VERSION, OutboxMessage, SCHEMA_VERSION, ScoreRollUp,
