@@ -106,7 +106,10 @@ pub(crate) fn summarize<'py>(
         days.push(NaiveDate::parse_from_str(text.get(..10).unwrap_or(&text), "%Y-%m-%d").map_err(
             |_| {
                 errors::core(crm_core::Error::Invalid {
-                    at: crm_core::Location { row: Some(row as u64 + 1), column: Some("date".into()) },
+                    at: crm_core::Location {
+                        row: Some(row as u64 + 1),
+                        column: Some("date".into()),
+                    },
                     reason: format!("`{text}` is not a date (YYYY-MM-DD)"),
                 })
             },
@@ -135,10 +138,7 @@ pub(crate) fn rfm<'py>(
     columns.set_item("r", scores.iter().map(|s| s.r).collect::<Vec<u8>>().into_pyarray(py))?;
     columns.set_item("f", scores.iter().map(|s| s.f).collect::<Vec<u8>>().into_pyarray(py))?;
     columns.set_item("m", scores.iter().map(|s| s.m).collect::<Vec<u8>>().into_pyarray(py))?;
-    columns.set_item(
-        "segment",
-        scores.iter().map(|s| s.segment.code()).collect::<Vec<&str>>(),
-    )?;
+    columns.set_item("segment", scores.iter().map(|s| s.segment.code()).collect::<Vec<&str>>())?;
     Ok(columns)
 }
 
@@ -202,7 +202,6 @@ macro_rules! rft_model {
         }
     };
 }
-
 
 macro_rules! purchase_model {
     ($py_name:literal, $rust:ident, $wrapper:ident, [$($param:ident),*], $doc:literal, $p_alive:expr, $ll:expr, { $($extra:tt)* }) => {
@@ -322,16 +321,15 @@ purchase_model!(
     |m: &BgNbd, x, tx, t| Ok(m.p_alive(x, tx, t)),
     |m: &BgNbd, x, tx, t| Ok(m.log_likelihood(x, tx, t)),
     {
-    /// Expected purchases of a new customer in ``t`` periods.
-    fn expected_purchases_new(&self, t: f64) -> PyResult<f64> {
-        core(self.model.expected_purchases_new(t))
-    }
+        /// Expected purchases of a new customer in ``t`` periods.
+        fn expected_purchases_new(&self, t: f64) -> PyResult<f64> {
+            core(self.model.expected_purchases_new(t))
+        }
 
-    /// P(exactly ``n`` purchases in ``t`` periods) for a new customer.
-    fn p_purchases(&self, n: u32, t: f64) -> f64 {
-        self.model.p_purchases(n, t)
-    }
-
+        /// P(exactly ``n`` purchases in ``t`` periods) for a new customer.
+        fn p_purchases(&self, n: u32, t: f64) -> f64 {
+            self.model.p_purchases(n, t)
+        }
     }
 );
 
@@ -364,54 +362,54 @@ rft_model!(
     [alpha, beta, gamma, delta],
     "A BG/BB model for discrete opportunities (Fader, Hardie & Shang 2010).",
     {
-    /// Fits to frequency, recency and the number of opportunities ``n``
-    /// (whole numbers), optionally weighted (one row per pattern).
-    #[staticmethod]
-    #[pyo3(signature = (frequency, recency, n, *, weights = None, penalizer = 0.0))]
-    fn fit<'py>(
-        py: Python<'py>,
-        frequency: Column<'py>,
-        recency: Column<'py>,
-        n: Column<'py>,
-        weights: Option<Column<'py>>,
-        penalizer: f64,
-    ) -> PyResult<(Self, Record)> {
-        let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
-        let w = weights.as_ref().map(vec);
-        let (model, fit) =
-            core(py.detach(|| BgBb::fit(&x, &tx, &periods, w.as_deref(), &options(penalizer))))?;
-        Ok((PyBgBb { model }, info(&fit)?))
-    }
+        /// Fits to frequency, recency and the number of opportunities ``n``
+        /// (whole numbers), optionally weighted (one row per pattern).
+        #[staticmethod]
+        #[pyo3(signature = (frequency, recency, n, *, weights = None, penalizer = 0.0))]
+        fn fit<'py>(
+            py: Python<'py>,
+            frequency: Column<'py>,
+            recency: Column<'py>,
+            n: Column<'py>,
+            weights: Option<Column<'py>>,
+            penalizer: f64,
+        ) -> PyResult<(Self, Record)> {
+            let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
+            let w = weights.as_ref().map(vec);
+            let (model, fit) = core(
+                py.detach(|| BgBb::fit(&x, &tx, &periods, w.as_deref(), &options(penalizer))),
+            )?;
+            Ok((PyBgBb { model }, info(&fit)?))
+        }
 
-    /// P(alive) after ``n`` opportunities.
-    fn p_alive<'py>(
-        &self,
-        py: Python<'py>,
-        frequency: Column<'py>,
-        recency: Column<'py>,
-        n: Column<'py>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
-        let len = same_length(&[&x, &tx, &periods])?;
-        let m = self.model;
-        per_row(py, len, |i| Ok(m.p_alive(x[i], tx[i], periods[i])))
-    }
+        /// P(alive) after ``n`` opportunities.
+        fn p_alive<'py>(
+            &self,
+            py: Python<'py>,
+            frequency: Column<'py>,
+            recency: Column<'py>,
+            n: Column<'py>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
+            let len = same_length(&[&x, &tx, &periods])?;
+            let m = self.model;
+            per_row(py, len, |i| Ok(m.p_alive(x[i], tx[i], periods[i])))
+        }
 
-    /// Expected transactions in the next ``future`` opportunities.
-    fn expected_purchases<'py>(
-        &self,
-        py: Python<'py>,
-        future: f64,
-        frequency: Column<'py>,
-        recency: Column<'py>,
-        n: Column<'py>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
-        let len = same_length(&[&x, &tx, &periods])?;
-        let m = self.model;
-        per_row(py, len, |i| Ok(m.expected_purchases(future, x[i], tx[i], periods[i])))
-    }
-
+        /// Expected transactions in the next ``future`` opportunities.
+        fn expected_purchases<'py>(
+            &self,
+            py: Python<'py>,
+            future: f64,
+            frequency: Column<'py>,
+            recency: Column<'py>,
+            n: Column<'py>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
+            let len = same_length(&[&x, &tx, &periods])?;
+            let m = self.model;
+            per_row(py, len, |i| Ok(m.expected_purchases(future, x[i], tx[i], periods[i])))
+        }
     }
 );
 
@@ -422,37 +420,36 @@ rft_model!(
     [p, q, gamma],
     "A Gamma-Gamma spend model (Fader, Hardie & Lee 2005).",
     {
-    /// Fits to the repeat customers' frequency and mean spend (rows with
-    /// frequency 0 are left out, as the model requires).
-    #[staticmethod]
-    #[pyo3(signature = (frequency, monetary_value, *, weights = None, penalizer = 0.0))]
-    fn fit<'py>(
-        py: Python<'py>,
-        frequency: Column<'py>,
-        monetary_value: Column<'py>,
-        weights: Option<Column<'py>>,
-        penalizer: f64,
-    ) -> PyResult<(Self, Record)> {
-        let (x, m) = (vec(&frequency), vec(&monetary_value));
-        let w = weights.as_ref().map(vec);
-        let (model, fit) =
-            core(py.detach(|| GammaGamma::fit(&x, &m, w.as_deref(), &options(penalizer))))?;
-        Ok((PyGammaGamma { model }, info(&fit)?))
-    }
+        /// Fits to the repeat customers' frequency and mean spend (rows with
+        /// frequency 0 are left out, as the model requires).
+        #[staticmethod]
+        #[pyo3(signature = (frequency, monetary_value, *, weights = None, penalizer = 0.0))]
+        fn fit<'py>(
+            py: Python<'py>,
+            frequency: Column<'py>,
+            monetary_value: Column<'py>,
+            weights: Option<Column<'py>>,
+            penalizer: f64,
+        ) -> PyResult<(Self, Record)> {
+            let (x, m) = (vec(&frequency), vec(&monetary_value));
+            let w = weights.as_ref().map(vec);
+            let (model, fit) =
+                core(py.detach(|| GammaGamma::fit(&x, &m, w.as_deref(), &options(penalizer))))?;
+            Ok((PyGammaGamma { model }, info(&fit)?))
+        }
 
-    /// Expected mean spend per purchase of each customer.
-    fn expected_spend<'py>(
-        &self,
-        py: Python<'py>,
-        frequency: Column<'py>,
-        monetary_value: Column<'py>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (x, m) = (vec(&frequency), vec(&monetary_value));
-        let n = same_length(&[&x, &m])?;
-        let model = self.model;
-        per_row(py, n, |i| Ok(model.expected_spend(x[i], m[i])))
-    }
-
+        /// Expected mean spend per purchase of each customer.
+        fn expected_spend<'py>(
+            &self,
+            py: Python<'py>,
+            frequency: Column<'py>,
+            monetary_value: Column<'py>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            let (x, m) = (vec(&frequency), vec(&monetary_value));
+            let n = same_length(&[&x, &m])?;
+            let model = self.model;
+            per_row(py, n, |i| Ok(model.expected_spend(x[i], m[i])))
+        }
     }
 );
 

@@ -94,12 +94,82 @@ pub struct Record {
     data: Value,
 }
 
+/// An empty value of a field the library leaves out of its JSON when empty.
+#[derive(Clone, Copy)]
+enum Empty {
+    Null,
+    List,
+    Map,
+}
+
+/// Fields the library's serialization omits when empty, per record type:
+/// a record always has every field (`party.tags` is `[]`, not missing).
+const OMITTED: &[(&str, &[(&str, Empty)])] = {
+    use Empty::{List, Map, Null};
+    &[
+        (
+            "Party",
+            &[
+                ("roles", List),
+                ("stage", Null),
+                ("owner", Null),
+                ("language", Null),
+                ("currency", Null),
+                ("tags", List),
+                ("fields", Map),
+                ("external_ids", List),
+                ("contacts", List),
+                ("notes", Null),
+                ("deleted_at", Null),
+                ("merged_into", Null),
+            ],
+        ),
+        ("ContactPoint", &[("label", Null), ("consents", List)]),
+        (
+            "Case",
+            &[
+                ("external_id", Null),
+                ("description", Null),
+                ("category", Null),
+                ("assignee", Null),
+                ("sla_policy", Null),
+                ("tier", Null),
+                ("first_response_at", Null),
+                ("first_response_due", Null),
+                ("resolution_due", Null),
+                ("resolved_at", Null),
+                ("closed_at", Null),
+                ("satisfaction", Null),
+                ("churn_reason", Null),
+                ("interaction_id", Null),
+            ],
+        ),
+        (
+            "Opportunity",
+            &[("external_id", Null), ("owner", Null), ("close_reason", Null), ("closed_at", Null)],
+        ),
+        ("Order", &[("external_id", Null), ("owner", Null), ("quote_id", Null)]),
+        ("Product", &[("name_zh", Null), ("category", Null), ("unit_cost", Null)]),
+    ]
+};
+
 impl Record {
     /// A record of `kind` (the class name shown by `repr`) from anything
     /// serializable.
     pub(crate) fn new(kind: &'static str, value: &impl serde::Serialize) -> PyResult<Record> {
-        let data = serde_json::to_value(value)
+        let mut data = serde_json::to_value(value)
             .map_err(|e| crate::errors::internal(format!("cannot convert a {kind}: {e}")))?;
+        if let (Value::Object(map), Some((_, fields))) =
+            (&mut data, OMITTED.iter().find(|(k, _)| *k == kind))
+        {
+            for (name, empty) in *fields {
+                map.entry(*name).or_insert_with(|| match empty {
+                    Empty::Null => Value::Null,
+                    Empty::List => Value::Array(Vec::new()),
+                    Empty::Map => Value::Object(serde_json::Map::new()),
+                });
+            }
+        }
         Ok(Record { kind, data })
     }
 
@@ -198,12 +268,12 @@ impl Record {
         };
         let mut parts: Vec<String> = FIRST
             .iter()
-            .filter_map(|k| map.get(*k).filter(|v| !v.is_null()).map(|v| format!("{k}={}", short(v))))
+            .filter_map(|k| {
+                map.get(*k).filter(|v| !v.is_null()).map(|v| format!("{k}={}", short(v)))
+            })
             .collect();
-        let rest: BTreeMap<&String, &Value> = map
-            .iter()
-            .filter(|(k, v)| !FIRST.contains(&k.as_str()) && !v.is_null())
-            .collect();
+        let rest: BTreeMap<&String, &Value> =
+            map.iter().filter(|(k, v)| !FIRST.contains(&k.as_str()) && !v.is_null()).collect();
         for (k, v) in rest.into_iter().take(6usize.saturating_sub(parts.len()).max(2)) {
             parts.push(format!("{k}={}", short(v)));
         }

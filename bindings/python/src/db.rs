@@ -81,9 +81,7 @@ fn time(text: Option<&str>, field: &str) -> PyResult<Option<DateTime<Utc>>> {
                 NaiveDate::parse_from_str(t, "%Y-%m-%d")
                     .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
             })
-            .map_err(|_| {
-                errors::invalid(field, format!("`{t}` is not an RFC 3339 time or a date"))
-            })
+            .map_err(|_| errors::invalid(field, format!("`{t}` is not an RFC 3339 time or a date")))
     })
     .transpose()
 }
@@ -158,9 +156,7 @@ fn import_options(
 
 /// Calls `progress(rows_read, rows_committed)` from an import running
 /// without the GIL; an exception in the callback is printed, not raised.
-fn reporter(
-    progress: Option<Py<PyAny>>,
-) -> impl FnMut(&crm_core::ImportProgress) + Send + 'static {
+fn reporter(progress: Option<Py<PyAny>>) -> impl FnMut(&crm_core::ImportProgress) + Send + 'static {
     move |p: &crm_core::ImportProgress| {
         if let Some(callback) = &progress {
             Python::attach(|py| {
@@ -241,9 +237,7 @@ impl Crm {
 
     fn transaction_sender(&self) -> Option<mpsc::Sender<Message>> {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.as_ref()
-            .filter(|o| o.thread == std::thread::current().id())
-            .map(|o| o.jobs.clone())
+        open.as_ref().filter(|o| o.thread == std::thread::current().id()).map(|o| o.jobs.clone())
     }
 
     fn outside_transaction(&self, what: &str) -> PyResult<()> {
@@ -283,9 +277,20 @@ fn records<T: serde::Serialize>(kind: &'static str, items: &[T]) -> PyResult<Vec
 impl Crm {
     /// Opens (creating and migrating as needed) the database at ``path``.
     #[new]
-    #[pyo3(signature = (path, *, actor = "app", must_exist = false))]
-    fn py_new(py: Python<'_>, path: std::path::PathBuf, actor: &str, must_exist: bool) -> PyResult<Crm> {
-        let mut builder = crm_core::Crm::builder().actor(actor);
+    /// ``busy_timeout`` (seconds) is how long a write waits for another
+    /// process's write lock before :class:`StorageError` (``busy``).
+    #[pyo3(signature = (path, *, actor = "app", must_exist = false, busy_timeout = 10.0))]
+    fn py_new(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        actor: &str,
+        must_exist: bool,
+        busy_timeout: f64,
+    ) -> PyResult<Crm> {
+        let timeout = std::time::Duration::try_from_secs_f64(busy_timeout).map_err(|_| {
+            errors::invalid("busy_timeout", format!("{busy_timeout} is not a duration in seconds"))
+        })?;
+        let mut builder = crm_core::Crm::builder().actor(actor).busy_timeout(timeout);
         if must_exist {
             builder = builder.must_exist();
         }
@@ -391,8 +396,8 @@ impl Crm {
         Record::new("Party", &party)
     }
 
-    /// A party by id or external id (``"erp:C-1001"``); a merged party's
-    /// id finds the survivor.
+    /// A party by id or external id (``"erp:C-1001"``). A party merged
+    /// into another comes back with ``merged_into`` set.
     fn get_party(&self, py: Python<'_>, key: String) -> PyResult<Record> {
         let party = self.read(py, move |tx| tx.resolve_party(&key))?;
         Record::new("Party", &party)
@@ -596,7 +601,8 @@ impl Crm {
         source: String,
     ) -> PyResult<Record> {
         let id: ContactPointId = core(contact_id.parse())?;
-        let contact = self.write(py, move |tx| tx.record_consent(id, &purpose, granted, &source))?;
+        let contact =
+            self.write(py, move |tx| tx.record_consent(id, &purpose, granted, &source))?;
         Record::new("ContactPoint", &contact)
     }
 
@@ -702,7 +708,8 @@ impl Crm {
         let at = time(when(at.as_ref())?.as_deref(), "at")?;
         let interaction = self.write(py, move |tx| {
             let id = resolve(tx, &key)?;
-            let mut new = NewInteraction::new(id, channel, direction, at.unwrap_or(tx.now()), subject);
+            let mut new =
+                NewInteraction::new(id, channel, direction, at.unwrap_or(tx.now()), subject);
             if let Some(body) = body {
                 new = new.with_body(body);
             }
@@ -781,7 +788,13 @@ impl Crm {
     /// Full-text search over names, contact points, notes and interactions
     /// (Chinese included), best first.
     #[pyo3(signature = (query, *, offset = 0, limit = 20))]
-    fn search(&self, py: Python<'_>, query: String, offset: u64, limit: u64) -> PyResult<Vec<Record>> {
+    fn search(
+        &self,
+        py: Python<'_>,
+        query: String,
+        offset: u64,
+        limit: u64,
+    ) -> PyResult<Vec<Record>> {
         let page = self.read(py, move |tx| tx.search(&query, offset, limit))?;
         records("SearchHit", &page.items)
     }
@@ -891,9 +904,9 @@ impl Crm {
         let mut columns = Vec::new();
         for name in data.try_iter()? {
             let name = name?;
-            let column: String = name.extract().map_err(|_| {
-                errors::invalid("data", "column names must be strings")
-            })?;
+            let column: String = name
+                .extract()
+                .map_err(|_| errors::invalid("data", "column names must be strings"))?;
             let cells = column_cells(&data.get_item(&name)?)?;
             columns.push((column, cells));
         }
@@ -905,6 +918,19 @@ impl Crm {
     }
 
     // ----- sales and service ------------------------------------------------
+
+    /// Saves pipelines, working calendars, SLA policies and price lists
+    /// from a set-up document (a dict, or its JSON text) in one
+    /// transaction; see the library's `setup` documentation for the keys.
+    fn setup(&self, py: Python<'_>, document: Bound<'_, PyAny>) -> PyResult<Record> {
+        let text = match document.extract::<String>() {
+            Ok(text) => text,
+            Err(_) => to_json(&document)?.to_string(),
+        };
+        let setup = core(crm_core::Setup::from_json(&text))?;
+        let report = self.write(py, move |tx| tx.apply_setup(&setup))?;
+        Record::new("SetupReport", &report)
+    }
 
     /// Revenue, cost and margin per party (optionally in one ``currency``,
     /// converted per order day; ``period`` like ``"2026"``, ``"2026-Q3"``).
@@ -954,7 +980,9 @@ impl Crm {
         let unit = match unit {
             "month" => PeriodUnit::Month,
             "quarter" => PeriodUnit::Quarter,
-            other => return Err(errors::invalid("unit", format!("`{other}` is not month or quarter"))),
+            other => {
+                return Err(errors::invalid("unit", format!("`{other}` is not month or quarter")));
+            }
         };
         let currency = currency.map(|c| Currency::new(&c)).transpose().map_err(errors::core)?;
         let as_of = date(when(as_of.as_ref())?.as_deref(), "as_of")?;
@@ -998,11 +1026,11 @@ impl Crm {
             .ok_or_else(|| errors::invalid("calibration_end", "required"))?;
         let observation = date(when(observation_end.as_ref())?.as_deref(), "observation_end")?;
         let unit = crate::analytics::time_unit(unit)?;
-        let (parties, summary) = self.read(py, move |tx| {
-            tx.customer_summary(currency, unit, calibration, observation)
-        })?;
+        let (parties, summary) =
+            self.read(py, move |tx| tx.customer_summary(currency, unit, calibration, observation))?;
         let columns = crate::analytics::summary_columns(py, summary)?;
-        columns.set_item("party_id", parties.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        columns
+            .set_item("party_id", parties.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         Ok(columns)
     }
 
@@ -1019,7 +1047,8 @@ impl Crm {
         members: Vec<String>,
     ) -> PyResult<Record> {
         let change = self.write(py, move |tx| {
-            let ids = members.iter().map(|m| resolve(tx, m)).collect::<crm_core::Result<Vec<_>>>()?;
+            let ids =
+                members.iter().map(|m| resolve(tx, m)).collect::<crm_core::Result<Vec<_>>>()?;
             tx.create_segment(&name, condition.as_deref(), &ids)
         })?;
         Record::new("SegmentChange", &change)
@@ -1154,8 +1183,8 @@ impl Crm {
                 serde_json::json!({ "plugin": plugin, "seq": seq, "error": error.to_string() })
             })
             .collect();
-        let mut value = serde_json::to_value(due.library)
-            .map_err(|e| errors::internal(e.to_string()))?;
+        let mut value =
+            serde_json::to_value(due.library).map_err(|e| errors::internal(e.to_string()))?;
         if let Value::Object(map) = &mut value {
             map.insert("plugin_events_delivered".into(), due.delivered.into());
             map.insert("plugin_ticks".into(), due.ticks.into());
@@ -1203,9 +1232,12 @@ impl Crm {
             let manifest = Manifest::parse(&text)?;
             host.install(&bytes, manifest, &grants)
         })?;
-        Record::new("PluginMetadata", &serde_json::json!({
-            "name": metadata.name, "version": metadata.version, "commands": metadata.commands
-        }))
+        Record::new(
+            "PluginMetadata",
+            &serde_json::json!({
+                "name": metadata.name, "version": metadata.version, "commands": metadata.commands
+            }),
+        )
     }
 
     /// The installed plugins with their granted capabilities.
@@ -1229,7 +1261,12 @@ impl Crm {
     }
 
     /// Grants capabilities to an installed plugin.
-    fn grant_plugin(&self, py: Python<'_>, name: String, capabilities: Vec<String>) -> PyResult<()> {
+    fn grant_plugin(
+        &self,
+        py: Python<'_>,
+        name: String,
+        capabilities: Vec<String>,
+    ) -> PyResult<()> {
         let caps: Vec<Capability> = capabilities
             .iter()
             .map(|g| Capability::parse(g))
@@ -1239,7 +1276,12 @@ impl Crm {
     }
 
     /// Withdraws capabilities from an installed plugin.
-    fn revoke_plugin(&self, py: Python<'_>, name: String, capabilities: Vec<String>) -> PyResult<()> {
+    fn revoke_plugin(
+        &self,
+        py: Python<'_>,
+        name: String,
+        capabilities: Vec<String>,
+    ) -> PyResult<()> {
         let caps: Vec<Capability> = capabilities
             .iter()
             .map(|g| Capability::parse(g))

@@ -12,9 +12,8 @@ static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 fn raise(class: &str, message: String, details: &[(&str, Py<PyAny>)]) -> PyErr {
     Python::attach(|py| {
         let build = || -> PyResult<PyErr> {
-            let module = MODULE.get_or_try_init(py, || {
-                py.import("crm.exceptions").map(Bound::unbind)
-            })?;
+            let module =
+                MODULE.get_or_try_init(py, || py.import("crm.exceptions").map(Bound::unbind))?;
             let kwargs = PyDict::new(py);
             for (name, value) in details {
                 kwargs.set_item(name, value.bind(py))?;
@@ -73,9 +72,7 @@ pub(crate) fn core(error: crm_core::Error) -> PyErr {
         E::Io { path, .. } => {
             raise("InputError", message, &[("path", py(path.display().to_string()))])
         }
-        E::Storage(storage) => {
-            raise("StorageError", message, &[("busy", py(storage.is_busy()))])
-        }
+        E::Storage(storage) => raise("StorageError", message, &[("busy", py(storage.is_busy()))]),
         _ => raise("InternalError", message, &[]),
     }
 }

@@ -27,34 +27,56 @@ pub struct NewCampaign {
     /// Unique name.
     pub name: String,
     /// What it is for.
+    #[serde(default)]
     pub objective: String,
     /// The segment it targets.
     pub segment: String,
     /// The channel messages go out on.
     pub channel: ContactKind,
-    /// The consent purpose checked before a send.
+    /// The consent purpose checked before a send (default `marketing`).
+    #[serde(default = "default_purpose")]
     pub purpose: String,
     /// The currency of budget, cost and revenue.
     pub currency: Currency,
     /// The most it may spend (`None`: no limit).
+    #[serde(default)]
     pub budget: Option<Money>,
     /// What one message costs.
     pub cost_per_message: Money,
     /// When it may start sending (`None`: at once).
+    #[serde(default)]
     pub starts_at: Option<DateTime<Utc>>,
     /// When it stops enrolling (`None`: open).
+    #[serde(default)]
     pub ends_at: Option<DateTime<Utc>>,
     /// Who runs it.
+    #[serde(default)]
     pub owner: Option<PartyId>,
     /// Share of members held back as the control group, in basis points
-    /// (1000 = 10 %).
+    /// (1000 = 10 %, the default).
+    #[serde(default = "default_control_bp")]
     pub control_bp: u32,
     /// The seed of the control-group and variant draws.
+    #[serde(default)]
     pub seed: u64,
-    /// Days after enrolment in which a response or an order counts.
+    /// Days after enrolment in which a response or an order counts
+    /// (default 30).
+    #[serde(default = "default_window_days")]
     pub window_days: i64,
     /// The messages.
     pub variants: Vec<Variant>,
+}
+
+fn default_purpose() -> String {
+    "marketing".to_owned()
+}
+
+fn default_control_bp() -> u32 {
+    1000
+}
+
+fn default_window_days() -> i64 {
+    30
 }
 
 impl NewCampaign {
@@ -73,16 +95,16 @@ impl NewCampaign {
             objective: String::new(),
             segment: segment.into(),
             channel,
-            purpose: "marketing".into(),
+            purpose: default_purpose(),
             currency,
             budget: None,
             cost_per_message: Money::new(0, currency),
             starts_at: None,
             ends_at: None,
             owner: None,
-            control_bp: 1000,
+            control_bp: default_control_bp(),
             seed: 0,
-            window_days: 30,
+            window_days: default_window_days(),
             variants: vec![Variant { name: "A".into(), language: None, template: template.into() }],
         }
     }

@@ -34,13 +34,26 @@ pub struct NewLoyaltyProgram {
     /// The earn formula (CEL, int).
     pub earn: String,
     /// Days after which an earned lot expires (`None`: never).
+    #[serde(default)]
     pub expiry_days: Option<i64>,
     /// Tiers by ascending threshold; the first is where members start.
+    #[serde(default)]
     pub tiers: Vec<TierLevel>,
-    /// The rolling window of the tier metric, in days.
+    /// The rolling window of the tier metric, in days (default 365).
+    #[serde(default = "default_tier_window")]
     pub tier_window_days: i64,
-    /// Days between tier reviews (the only time a member moves down).
+    /// Days between tier reviews (the only time a member moves down;
+    /// default 90).
+    #[serde(default = "default_review_every")]
     pub review_every_days: i64,
+}
+
+fn default_tier_window() -> i64 {
+    365
+}
+
+fn default_review_every() -> i64 {
+    90
 }
 
 impl NewLoyaltyProgram {
@@ -57,8 +70,8 @@ impl NewLoyaltyProgram {
             earn: earn.into(),
             expiry_days: None,
             tiers: Vec::new(),
-            tier_window_days: 365,
-            review_every_days: 90,
+            tier_window_days: default_tier_window(),
+            review_every_days: default_review_every(),
         }
     }
 

@@ -47,6 +47,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     clock: Clock,
     actor: String,
+    busy_timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Crm {
@@ -78,6 +79,7 @@ pub struct CrmBuilder {
     clock: Option<Clock>,
     actor: String,
     create: bool,
+    busy_timeout: Option<std::time::Duration>,
 }
 
 impl CrmBuilder {
@@ -94,6 +96,13 @@ impl CrmBuilder {
     /// The actor recorded on events when a write names none (default `app`).
     pub fn actor(mut self, actor: impl Into<String>) -> CrmBuilder {
         self.actor = actor.into();
+        self
+    }
+
+    /// How long a write waits for another process's write lock before
+    /// failing with a busy [`Error::Storage`] (default 10 s).
+    pub fn busy_timeout(mut self, timeout: std::time::Duration) -> CrmBuilder {
+        self.busy_timeout = Some(timeout);
         self
     }
 
@@ -117,6 +126,9 @@ impl CrmBuilder {
             return Err(Error::not_found("database", path.display()));
         }
         let mut conn = schema::connect(path, self.create)?;
+        if let Some(timeout) = self.busy_timeout {
+            conn.busy_timeout(timeout)?;
+        }
         schema::migrate(&mut conn, path)?;
         Ok(self.finish(Some(path.to_owned()), conn))
     }
@@ -142,6 +154,7 @@ impl CrmBuilder {
                 readers: Mutex::new(Vec::new()),
                 clock: self.clock.unwrap_or_else(|| Arc::new(Utc::now)),
                 actor: self.actor,
+                busy_timeout: self.busy_timeout,
             }),
         }
     }
@@ -182,7 +195,7 @@ impl Crm {
 
     /// Options for opening: a clock, the default actor, ….
     pub fn builder() -> CrmBuilder {
-        CrmBuilder { clock: None, actor: "app".to_owned(), create: true }
+        CrmBuilder { clock: None, actor: "app".to_owned(), create: true, busy_timeout: None }
     }
 
     /// The database file, or `None` for an in-memory database.
@@ -418,7 +431,13 @@ impl Crm {
         let idle = self.inner.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
         match (idle, &self.inner.path) {
             (Some(conn), _) => Ok(conn),
-            (None, Some(path)) => schema::connect(path, false),
+            (None, Some(path)) => {
+                let conn = schema::connect(path, false)?;
+                if let Some(timeout) = self.inner.busy_timeout {
+                    conn.busy_timeout(timeout)?;
+                }
+                Ok(conn)
+            }
             (None, None) => Err(Error::Internal("reader requested for in-memory database".into())),
         }
     }

@@ -10,7 +10,7 @@ and analyse them — the purchase models of the CLV literature included::
     lin = db.create_party("林 Lin", roles=["customer"], email="lin@example.com")
     with db.transaction():
         db.add_tag(lin.id, "vip")
-        db.record_interaction(lin.id, "call", "outbound", "Follow-up")
+        db.record_interaction(lin.id, "phone", "outbound", "Follow-up")
 
     log = crm.load_cdnow()
     s = crm.summarize(log["customer"], log["date"], log["amount"], "1997-09-30")
