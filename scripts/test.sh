@@ -47,4 +47,38 @@ cargo clippy --workspace --all-targets --locked -- -D warnings || fail "clippy f
 step "cargo test --workspace"
 cargo test --workspace --locked || fail "tests failed"
 
+step "Python bindings: build, stubs, tests"
+# A virtual environment of its own (kept beside the cargo cache, rebuilt if
+# missing) with the build and test tools; the package is installed with
+# pip exactly as a user would.
+VENV="${CRM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/crm/venv}"
+PYTHON="${PYTHON:-python3}"
+command -v "$PYTHON" >/dev/null || fail "python3 is not installed"
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+        # Debian and Ubuntu ship venv separately.
+        if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+            apt-get install -y -qq python3-venv >/dev/null || fail "cannot install python3-venv"
+            rm -rf "$VENV"
+            "$PYTHON" -m venv "$VENV" || fail "cannot create a virtual environment"
+        else
+            fail "python3 cannot create a virtual environment (install python3-venv)"
+        fi
+    fi
+fi
+export PYO3_PYTHON="$VENV/bin/python"
+"$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+"$VENV/bin/python" -m pip install -q -r bindings/python/requirements-test.txt \
+    || fail "cannot install the Python test packages"
+cargo fmt --all --check --manifest-path bindings/python/Cargo.toml \
+    || fail "binding formatting differs; run: cargo fmt --all --manifest-path bindings/python/Cargo.toml"
+cargo clippy --locked --manifest-path bindings/python/Cargo.toml --all-targets -- -D warnings \
+    || fail "clippy found problems in the Python bindings"
+PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pip install -q --no-build-isolation ./bindings/python \
+    || fail "pip install ./bindings/python failed"
+"$VENV/bin/python" -m mypy.stubtest crm._crm --allowlist bindings/python/stubtest-allowlist.txt \
+    || fail "the stubs (bindings/python/python/crm/_crm.pyi) do not match the module"
+CRM_BIN="$CARGO_TARGET_DIR/debug/crm" "$VENV/bin/python" -m pytest -q -rs bindings/python/tests \
+    || fail "Python tests failed"
+
 printf '\nAll checks passed.\n'

@@ -13,7 +13,7 @@ use crm_core::{
 };
 use crm_wasm_host::{Capability, CrmPlugins, Manifest, PluginHost};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 
 use crate::convert::{Record, from_json, to_json};
@@ -1034,6 +1034,63 @@ impl Crm {
         Ok(columns)
     }
 
+    /// Moves every customer to the lifecycle stage its purchases say (new,
+    /// growing, stable, declining, churned, won back), recording the
+    /// reason; the default rules of the library.
+    #[pyo3(signature = (currency, *, today = None))]
+    fn assign_lifecycle_stages(
+        &self,
+        py: Python<'_>,
+        currency: String,
+        today: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Record> {
+        let currency = core(Currency::new(&currency))?;
+        let today = date(when(today.as_ref())?.as_deref(), "today")?;
+        let assignment = self.write(py, move |tx| {
+            let day = today.unwrap_or(tx.now().date_naive());
+            tx.assign_lifecycle_stages(
+                day,
+                &crm_core::analytics::LifecycleRules::default(),
+                currency,
+            )
+        })?;
+        Record::new("LifecycleAssignment", &assignment)
+    }
+
+    /// Why customers churned in a period: service, product, commercial,
+    /// other or unexplained, from churn reasons, SLA breaches, case types
+    /// and lost deals.
+    fn churn_causes(&self, py: Python<'_>, period: String) -> PyResult<Record> {
+        let period = core(Period::parse(&period))?;
+        let causes = self.read(py, move |tx| tx.churn_causes(&period, tx.now()))?;
+        Record::new("ChurnCauses", &causes)
+    }
+
+    /// Key-account scorecards (value, margin, growth, CLV, share of wallet,
+    /// service, contacts, risk) for ``accounts`` (ids or external ids) or
+    /// every organisation.
+    #[pyo3(signature = (currency, *, accounts = None, today = None))]
+    fn key_accounts(
+        &self,
+        py: Python<'_>,
+        currency: String,
+        accounts: Option<Vec<String>>,
+        today: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Record>> {
+        let currency = core(Currency::new(&currency))?;
+        let today = date(when(today.as_ref())?.as_deref(), "today")?;
+        let rows = self.read(py, move |tx| {
+            let ids = accounts
+                .map(|keys| {
+                    keys.iter().map(|k| resolve(tx, k)).collect::<crm_core::Result<Vec<_>>>()
+                })
+                .transpose()?;
+            let day = today.unwrap_or(tx.now().date_naive());
+            tx.key_accounts(ids.as_deref(), currency, day)
+        })?;
+        records("KeyAccount", &rows)
+    }
+
     // ----- rules, segments, campaigns, loyalty ------------------------------
 
     /// Creates a segment from a CEL condition (kept current as parties
@@ -1400,10 +1457,25 @@ impl Transaction {
     }
 }
 
+/// For the benchmark (benches/python): the seconds one `get_party` takes
+/// through the Rust API alone, averaged over `n` calls in Rust, so the
+/// binding's overhead can be told apart from the library's work.
+#[pyfunction]
+fn _time_get_party(py: Python<'_>, db: PyRef<'_, Crm>, key: String, n: u32) -> PyResult<f64> {
+    let crm = db.crm.clone();
+    core(py.detach(move || {
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(crm.read(|tx| tx.resolve_party(&key))?);
+        }
+        Ok(started.elapsed().as_secs_f64() / f64::from(n.max(1)))
+    }))
+}
+
 /// Registers the classes of this module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Crm>()?;
     m.add_class::<Transaction>()?;
-    let _ = PyList::empty(m.py());
+    m.add_function(wrap_pyfunction!(_time_get_party, m)?)?;
     Ok(())
 }
