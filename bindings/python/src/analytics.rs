@@ -152,6 +152,16 @@ fn per_row<'py>(
     Ok(array(py, values))
 }
 
+/// Three columns as vectors, and their common length.
+type Three = (Vec<f64>, Vec<f64>, Vec<f64>, usize);
+
+/// Three equally long columns as vectors, and their length.
+fn three(a: &Column<'_>, b: &Column<'_>, c: &Column<'_>) -> PyResult<Three> {
+    let (a, b, c) = (vec(a), vec(b), vec(c));
+    let n = same_length(&[&a, &b, &c])?;
+    Ok((a, b, c, n))
+}
+
 fn same_length(columns: &[&[f64]]) -> PyResult<usize> {
     let n = columns.first().map_or(0, |c| c.len());
     if columns.iter().any(|c| c.len() != n) {
@@ -237,8 +247,7 @@ macro_rules! purchase_model {
                 recency: Column<'py>,
                 T: Column<'py>,
             ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-                let (x, tx, t) = (vec(&frequency), vec(&recency), vec(&T));
-                let n = same_length(&[&x, &tx, &t])?;
+                let (x, tx, t, n) = three(&frequency, &recency, &T)?;
                 let m = self.model;
                 per_row(py, n, |i| ($p_alive)(&m, x[i], tx[i], t[i]))
             }
@@ -254,8 +263,7 @@ macro_rules! purchase_model {
                 recency: Column<'py>,
                 T: Column<'py>,
             ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-                let (x, tx, age) = (vec(&frequency), vec(&recency), vec(&T));
-                let n = same_length(&[&x, &tx, &age])?;
+                let (x, tx, age, n) = three(&frequency, &recency, &T)?;
                 let m = self.model;
                 per_row(py, n, |i| m.expected_purchases(t, x[i], tx[i], age[i]))
             }
@@ -269,8 +277,7 @@ macro_rules! purchase_model {
                 recency: Column<'py>,
                 T: Column<'py>,
             ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-                let (x, tx, t) = (vec(&frequency), vec(&recency), vec(&T));
-                let n = same_length(&[&x, &tx, &t])?;
+                let (x, tx, t, n) = three(&frequency, &recency, &T)?;
                 let m = self.model;
                 per_row(py, n, |i| ($ll)(&m, x[i], tx[i], t[i]))
             }
@@ -390,8 +397,7 @@ rft_model!(
             recency: Column<'py>,
             n: Column<'py>,
         ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-            let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
-            let len = same_length(&[&x, &tx, &periods])?;
+            let (x, tx, periods, len) = three(&frequency, &recency, &n)?;
             let m = self.model;
             per_row(py, len, |i| Ok(m.p_alive(x[i], tx[i], periods[i])))
         }
@@ -405,8 +411,7 @@ rft_model!(
             recency: Column<'py>,
             n: Column<'py>,
         ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-            let (x, tx, periods) = (vec(&frequency), vec(&recency), vec(&n));
-            let len = same_length(&[&x, &tx, &periods])?;
+            let (x, tx, periods, len) = three(&frequency, &recency, &n)?;
             let m = self.model;
             per_row(py, len, |i| Ok(m.expected_purchases(future, x[i], tx[i], periods[i])))
         }

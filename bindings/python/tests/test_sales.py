@@ -68,7 +68,7 @@ def test_setup_errors_name_the_element(db: crm.Crm) -> None:
 
 def test_profit_and_kpis(shop: crm.Crm) -> None:
     rows = shop.profit_by_party(currency="CNY")
-    assert len(rows) == 1 and rows[0].revenue == {"amount": "11996.00", "currency": "CNY"}
+    assert len(rows) == 1 and rows[0].profit["revenue"] == {"amount": "11996.00", "currency": "CNY"}
     kpi = shop.kpi_report("2026-Q1", "CNY")
     assert kpi.rows[0]["revenue"]["amount"] == "8997.00"
     assert kpi.rows[0]["margin"]["amount"] == "3597.00"
@@ -90,7 +90,7 @@ def test_pipeline_forecast_and_sla(shop: crm.Crm) -> None:
         },
     )
     report = shop.pipeline_report("b2b", currency="CNY", as_of="2026-09-05")
-    assert [r["weighted"]["amount"] for r in report[0].rows] == ["50000.00"]
+    assert [r["weighted"]["amount"] for r in report[0].rows] == ["0.00", "50000.00"]
     forecast = shop.forecast("2026", unit="quarter", currency="CNY", as_of="2026-09-05")
     assert forecast and forecast[0].record_type == "ForecastRow"
     shop.import_columns(
