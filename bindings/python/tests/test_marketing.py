@@ -37,9 +37,9 @@ def test_loyalty_points(db: crm.Crm) -> None:
 
 def test_campaigns_and_due_work(db: crm.Crm) -> None:
     for i in range(20):
-        db.create_party(f"Customer {i}", roles=["customer"], email=f"c{i}@example.com", tags=["spring"])
-        p = db.list_parties(tag="spring", limit=1)[0]
-        db.add_contact(p.id, "email", f"extra{i}@example.com", consent=["marketing"])
+        p = db.create_party(f"Customer {i}", roles=["customer"], tags=["spring"])
+        # Half of them agreed to marketing e-mail.
+        db.add_contact(p.id, "email", f"c{i}@example.com", consent=["marketing"] if i % 2 else [])
     db.create_segment("spring", '"spring" in tags')
     db.create_campaign(
         {
@@ -58,6 +58,10 @@ def test_campaigns_and_due_work(db: crm.Crm) -> None:
     )
     run = db.run_campaign("spring-sale")
     assert run.record_type == "CampaignRun"
+    assert run.enrolled == 20 and 0 < run.control < 20
+    assert run.queued + run.suppressed == run.enrolled - run.control and run.suppressed > 0
+    assert len(db.outbox()) == run.queued
+    assert {m.reason for m in db.outbox("suppressed")} != {None}
     report = db.campaign_report("spring-sale")
     assert report.record_type == "CampaignReport"
     due = db.run_due()

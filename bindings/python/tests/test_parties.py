@@ -54,6 +54,7 @@ def test_a_party_reads_back_as_an_immutable_record(db: crm.Crm) -> None:
     assert db.get_party(p.id) == p and hash(db.get_party(p.id)) == hash(p)
     assert db.find_party("erp:missing") is None
     assert p.to_dict()["name"] == p.name and "to_dict" in dir(p)
+    assert "name" in p.keys() and crm._crm._time_get_party(db, p.id, 10) > 0
 
 
 def test_party_changes(db: crm.Crm) -> None:
