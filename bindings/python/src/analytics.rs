@@ -42,7 +42,7 @@ fn options(penalizer: f64) -> FitOptions {
 }
 
 fn info(info: &FitInfo) -> PyResult<Record> {
-    Record::new("FitInfo", info)
+    Record::new("FitInfo", info.clone())
 }
 
 /// The summary as numpy columns.

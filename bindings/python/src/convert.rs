@@ -91,7 +91,11 @@ pub(crate) fn from_json<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'
 #[pyclass(frozen, module = "crm._crm")]
 pub struct Record {
     kind: &'static str,
-    data: Value,
+    /// Makes the JSON form of the library's value; run once, on first use,
+    /// so a call that returns a record costs no serialization until a
+    /// field is read.
+    source: Box<dyn Fn() -> serde_json::Result<Value> + Send + Sync>,
+    data: std::sync::OnceLock<Value>,
 }
 
 /// An empty value of a field the library leaves out of its JSON when empty.
@@ -154,13 +158,35 @@ const OMITTED: &[(&str, &[(&str, Empty)])] = {
 };
 
 impl Record {
-    /// A record of `kind` (the class name shown by `repr`) from anything
-    /// serializable.
-    pub(crate) fn new(kind: &'static str, value: &impl serde::Serialize) -> PyResult<Record> {
-        let mut data = serde_json::to_value(value)
-            .map_err(|e| crate::errors::internal(format!("cannot convert a {kind}: {e}")))?;
+    /// A record of `kind` (the class name shown by `repr`) holding `value`.
+    pub(crate) fn new<T: serde::Serialize + Send + Sync + 'static>(
+        kind: &'static str,
+        value: T,
+    ) -> PyResult<Record> {
+        Ok(Record {
+            kind,
+            source: Box::new(move || serde_json::to_value(&value)),
+            data: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Records from a list.
+    pub(crate) fn list<T: serde::Serialize + Send + Sync + 'static>(
+        kind: &'static str,
+        values: Vec<T>,
+    ) -> PyResult<Vec<Record>> {
+        values.into_iter().map(|v| Record::new(kind, v)).collect()
+    }
+
+    /// The record as JSON, with every field (made on first use).
+    fn data(&self) -> PyResult<&Value> {
+        if let Some(data) = self.data.get() {
+            return Ok(data);
+        }
+        let mut data = (self.source)()
+            .map_err(|e| crate::errors::internal(format!("cannot convert a {}: {e}", self.kind)))?;
         if let (Value::Object(map), Some((_, fields))) =
-            (&mut data, OMITTED.iter().find(|(k, _)| *k == kind))
+            (&mut data, OMITTED.iter().find(|(k, _)| *k == self.kind))
         {
             for (name, empty) in *fields {
                 map.entry(*name).or_insert_with(|| match empty {
@@ -170,15 +196,7 @@ impl Record {
                 });
             }
         }
-        Ok(Record { kind, data })
-    }
-
-    /// Records from a list.
-    pub(crate) fn list<T: serde::Serialize>(
-        kind: &'static str,
-        values: &[T],
-    ) -> PyResult<Vec<Record>> {
-        values.iter().map(|v| Record::new(kind, v)).collect()
+        Ok(self.data.get_or_init(|| data))
     }
 }
 
@@ -206,65 +224,65 @@ impl Record {
     }
 
     fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        match self.data.get(name) {
+        match self.data()?.get(name) {
             Some(value) => from_json(py, value),
             None => Err(pyo3::exceptions::PyAttributeError::new_err(format!(
                 "{} has no field `{name}`; it has: {}",
                 self.kind,
-                self.keys().join(", ")
+                self.keys()?.join(", ")
             ))),
         }
     }
 
     fn __getitem__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        match self.data.get(name) {
+        match self.data()?.get(name) {
             Some(value) => from_json(py, value),
             None => Err(pyo3::exceptions::PyKeyError::new_err(name.to_owned())),
         }
     }
 
-    fn __contains__(&self, name: &str) -> bool {
-        self.data.get(name).is_some()
+    fn __contains__(&self, name: &str) -> PyResult<bool> {
+        Ok(self.data()?.get(name).is_some())
     }
 
     /// The field names.
-    fn keys(&self) -> Vec<String> {
-        match &self.data {
+    fn keys(&self) -> PyResult<Vec<String>> {
+        Ok(match self.data()? {
             Value::Object(map) => map.keys().cloned().collect(),
             _ => Vec::new(),
-        }
+        })
     }
 
-    fn __dir__(&self) -> Vec<String> {
-        let mut names = self.keys();
+    fn __dir__(&self) -> PyResult<Vec<String>> {
+        let mut names = self.keys()?;
         names.extend(["to_dict", "keys", "record_type"].map(str::to_owned));
-        names
+        Ok(names)
     }
 
     /// The whole record as plain Python values (dicts, lists, str, int,
     /// float, bool, None).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        from_json(py, &self.data)
+        from_json(py, self.data()?)
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<Record>().is_ok_and(|o| {
-            let o = o.get();
-            o.kind == self.kind && o.data == self.data
-        })
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast::<Record>() else { return Ok(false) };
+        let other = other.get();
+        Ok(other.kind == self.kind && other.data()? == self.data()?)
     }
 
-    fn __hash__(&self) -> u64 {
+    fn __hash__(&self) -> PyResult<u64> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.kind.hash(&mut hasher);
-        self.data.to_string().hash(&mut hasher);
-        hasher.finish()
+        self.data()?.to_string().hash(&mut hasher);
+        Ok(hasher.finish())
     }
 
-    fn __repr__(&self) -> String {
-        let Value::Object(map) = &self.data else {
-            return format!("{}({})", self.kind, self.data);
+    fn __repr__(&self) -> PyResult<String> {
+        let data = self.data()?;
+        let Value::Object(map) = data else {
+            return Ok(format!("{}({})", self.kind, data));
         };
         let mut parts: Vec<String> = FIRST
             .iter()
@@ -281,6 +299,6 @@ impl Record {
         if hidden > 0 {
             parts.push("…".to_owned());
         }
-        format!("{}({})", self.kind, parts.join(", "))
+        Ok(format!("{}({})", self.kind, parts.join(", ")))
     }
 }

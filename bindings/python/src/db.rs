@@ -111,6 +111,36 @@ fn field_def(tx: &Tx<'_>, name: &str) -> crm_core::Result<FieldDef> {
         .ok_or_else(|| crm_core::Error::NotFound { entity: "field", id: name.to_owned() })
 }
 
+/// Order or quote lines from Python: dicts with `sku`, `quantity`, and
+/// optional `unit_price` (text, in the document's currency) and
+/// `discount_bp`.
+fn lines(items: &Bound<'_, PyAny>, currency: Currency) -> PyResult<Vec<crm_core::NewLine>> {
+    let mut out = Vec::new();
+    for (index, item) in items.try_iter()?.enumerate() {
+        let field = |name: &str| format!("lines[{index}].{name}");
+        let value = to_json(&item?)?;
+        let sku = value
+            .get("sku")
+            .and_then(Value::as_str)
+            .ok_or_else(|| errors::invalid(&field("sku"), "a line needs a sku"))?;
+        let quantity = value
+            .get("quantity")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| errors::invalid(&field("quantity"), "a line needs a whole quantity"))?;
+        let mut line = crm_core::NewLine::new(sku, quantity);
+        if let Some(price) = value.get("unit_price").filter(|v| !v.is_null()) {
+            let text = field_text(price);
+            line = line.at(core(crm_core::Money::parse(&text, currency))?);
+        }
+        if let Some(bp) = value.get("discount_bp").and_then(Value::as_u64) {
+            line.discount_bp = u32::try_from(bp)
+                .map_err(|_| errors::invalid(&field("discount_bp"), "too large"))?;
+        }
+        out.push(line);
+    }
+    Ok(out)
+}
+
 fn import_kind(kind: &str) -> PyResult<ImportKind> {
     Ok(match kind {
         "parties" => ImportKind::Parties,
@@ -269,7 +299,10 @@ impl Crm {
     }
 }
 
-fn records<T: serde::Serialize>(kind: &'static str, items: &[T]) -> PyResult<Vec<Record>> {
+fn records<T: serde::Serialize + Send + Sync + 'static>(
+    kind: &'static str,
+    items: Vec<T>,
+) -> PyResult<Vec<Record>> {
     Record::list(kind, items)
 }
 
@@ -393,14 +426,14 @@ impl Crm {
             }
             tx.create_party(new)
         })?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     /// A party by id or external id (``"erp:C-1001"``). A party merged
     /// into another comes back with ``merged_into`` set.
     fn get_party(&self, py: Python<'_>, key: String) -> PyResult<Record> {
         let party = self.read(py, move |tx| tx.resolve_party(&key))?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     /// Like :meth:`get_party`, ``None`` when there is none.
@@ -410,7 +443,7 @@ impl Crm {
             Err(crm_core::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         })?;
-        party.map(|p| Record::new("Party", &p)).transpose()
+        party.map(|p| Record::new("Party", p)).transpose()
     }
 
     /// Live parties, filtered; newest first.
@@ -440,7 +473,7 @@ impl Crm {
             filter = filter.tag(tag);
         }
         let page = self.read(py, move |tx| tx.list_parties(&filter))?;
-        records("Party", &page.items)
+        records("Party", page.items)
     }
 
     /// The number of live parties.
@@ -472,7 +505,7 @@ impl Crm {
             }
             tx.update_party(id, patch)
         })?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     /// Adds a tag.
@@ -481,7 +514,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.add_tag(id, &tag)
         })?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     /// Removes a tag.
@@ -490,7 +523,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.remove_tag(id, &tag)
         })?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     /// Moves a party to a lifecycle stage (``"lead"``, ``"customer"``, …).
@@ -507,7 +540,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.set_stage(id, stage, reason.as_deref())
         })?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     /// Defines a custom field: ``type`` is ``"text"``, ``"integer"``,
@@ -552,7 +585,7 @@ impl Crm {
             let value = field_def(tx, &name)?.parse(&text)?;
             tx.set_field(id, &name, value)
         })?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     // ----- contact points and consent ------------------------------------
@@ -586,7 +619,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.add_contact_point(id, new)
         })?;
-        Record::new("ContactPoint", &contact)
+        Record::new("ContactPoint", contact)
     }
 
     /// Records consent (``granted``) or its withdrawal for a purpose on a
@@ -603,7 +636,7 @@ impl Crm {
         let id: ContactPointId = core(contact_id.parse())?;
         let contact =
             self.write(py, move |tx| tx.record_consent(id, &purpose, granted, &source))?;
-        Record::new("ContactPoint", &contact)
+        Record::new("ContactPoint", contact)
     }
 
     // ----- relationships ---------------------------------------------------
@@ -633,7 +666,7 @@ impl Crm {
             }
             tx.relate(new)
         })?;
-        Record::new("Relationship", &relationship)
+        Record::new("Relationship", relationship)
     }
 
     /// A party's relationships (active today, or on ``at``).
@@ -649,7 +682,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.relationships_of(id, at)
         })?;
-        records("Relationship", &items)
+        records("Relationship", items)
     }
 
     /// The chain above a party along ``kind`` (parent, grandparent, …).
@@ -666,7 +699,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.ancestors(id, &kind, at)
         })?;
-        records("HierarchyNode", &items)
+        records("HierarchyNode", items)
     }
 
     /// Everything below a party along ``kind``, with depths.
@@ -683,7 +716,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.descendants(id, &kind, at)
         })?;
-        records("HierarchyNode", &items)
+        records("HierarchyNode", items)
     }
 
     // ----- interactions and tasks ------------------------------------------
@@ -718,7 +751,7 @@ impl Crm {
             }
             tx.record_interaction(new)
         })?;
-        Record::new("Interaction", &interaction)
+        Record::new("Interaction", interaction)
     }
 
     /// A party's interactions, newest first.
@@ -734,7 +767,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.interactions_of(id, offset, limit)
         })?;
-        records("Interaction", &page.items)
+        records("Interaction", page.items)
     }
 
     /// Creates a task due at ``due_at``, about a party and assigned to
@@ -764,14 +797,14 @@ impl Crm {
             }
             tx.create_task(new)
         })?;
-        Record::new("Task", &task)
+        Record::new("Task", task)
     }
 
     /// Marks a task done.
     fn complete_task(&self, py: Python<'_>, task_id: String) -> PyResult<Record> {
         let id: TaskId = core(task_id.parse())?;
         let task = self.write(py, move |tx| tx.complete_task(id))?;
-        Record::new("Task", &task)
+        Record::new("Task", task)
     }
 
     /// The tasks about a party.
@@ -780,7 +813,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.tasks_of(id)
         })?;
-        records("Task", &tasks)
+        records("Task", tasks)
     }
 
     // ----- search, duplicates, merge, privacy, events -----------------------
@@ -796,14 +829,14 @@ impl Crm {
         limit: u64,
     ) -> PyResult<Vec<Record>> {
         let page = self.read(py, move |tx| tx.search(&query, offset, limit))?;
-        records("SearchHit", &page.items)
+        records("SearchHit", page.items)
     }
 
     /// Pairs of parties that look like the same customer, with reasons.
     #[pyo3(signature = (*, limit = 100))]
     fn duplicates(&self, py: Python<'_>, limit: u64) -> PyResult<Vec<Record>> {
         let items = self.read(py, move |tx| tx.duplicate_candidates(limit))?;
-        records("DuplicateCandidate", &items)
+        records("DuplicateCandidate", items)
     }
 
     /// Merges ``absorb`` into ``keep`` (reversible with :meth:`unmerge`).
@@ -813,14 +846,14 @@ impl Crm {
             let absorb = resolve(tx, &absorb)?;
             tx.merge(keep, absorb)
         })?;
-        Record::new("MergeReport", &report)
+        Record::new("MergeReport", report)
     }
 
     /// Undoes a merge, bringing the absorbed party back.
     fn unmerge(&self, py: Python<'_>, absorbed: String) -> PyResult<Record> {
         let id = core(party_id(&absorbed))?;
         let party = self.write(py, move |tx| tx.unmerge(id))?;
-        Record::new("Party", &party)
+        Record::new("Party", party)
     }
 
     /// Everything stored about a party (a data-subject access request), as
@@ -846,7 +879,7 @@ impl Crm {
     #[pyo3(signature = (seq = 0, *, limit = 1000))]
     fn events_since(&self, py: Python<'_>, seq: i64, limit: u64) -> PyResult<Vec<Record>> {
         let events = self.read(py, move |tx| tx.events_since(seq, limit))?;
-        records("Event", &events)
+        records("Event", events)
     }
 
     /// The sequence number of the newest event.
@@ -880,7 +913,7 @@ impl Crm {
         let crm = self.crm.clone();
         let mut report = reporter(progress);
         let result = py.detach(move || crm.import_file(kind, &path, &options, &mut report));
-        Record::new("ImportReport", &core(result)?)
+        Record::new("ImportReport", core(result)?)
     }
 
     /// Imports from columns: a dict of lists / numpy arrays, or a pandas
@@ -914,7 +947,7 @@ impl Crm {
         let crm = self.crm.clone();
         let mut report = reporter(progress);
         let result = py.detach(move || crm.import_columns(kind, columns, &options, &mut report));
-        Record::new("ImportReport", &core(result)?)
+        Record::new("ImportReport", core(result)?)
     }
 
     // ----- sales and service ------------------------------------------------
@@ -929,7 +962,354 @@ impl Crm {
         };
         let setup = core(crm_core::Setup::from_json(&text))?;
         let report = self.write(py, move |tx| tx.apply_setup(&setup))?;
-        Record::new("SetupReport", &report)
+        Record::new("SetupReport", report)
+    }
+
+    /// Creates an order: ``lines`` are dicts with ``sku``, ``quantity``
+    /// and optional ``unit_price`` (text) and ``discount_bp``; prices,
+    /// discounts and unit costs are fixed when written. ``status``
+    /// ``"draft"`` (default) or ``"confirmed"``.
+    #[pyo3(signature = (party, currency, lines, *, ordered_at = None, status = "draft", owner = None, price_list = None, external_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_order(
+        &self,
+        py: Python<'_>,
+        party: String,
+        currency: String,
+        lines: Bound<'_, PyAny>,
+        ordered_at: Option<Bound<'_, PyAny>>,
+        status: &str,
+        owner: Option<String>,
+        price_list: Option<String>,
+        external_id: Option<String>,
+    ) -> PyResult<Record> {
+        let currency = core(Currency::new(&currency))?;
+        let items = self::lines(&lines, currency)?;
+        let status: crm_core::OrderStatus = core(status.parse())?;
+        let at = time(when(ordered_at.as_ref())?.as_deref(), "ordered_at")?;
+        let order = self.write(py, move |tx| {
+            let id = resolve(tx, &party)?;
+            let mut new = crm_core::NewOrder::new(id, currency, at.unwrap_or(tx.now()));
+            new.status = status;
+            new.price_list = price_list;
+            new.external_id = external_id;
+            if let Some(owner) = owner {
+                new.owner = Some(resolve(tx, &owner)?);
+            }
+            new.lines = items;
+            tx.create_order(new)
+        })?;
+        Record::new("Order", order)
+    }
+
+    /// An order by id.
+    fn get_order(&self, py: Python<'_>, order_id: String) -> PyResult<Record> {
+        let id: crm_core::OrderId = core(order_id.parse())?;
+        let order = self.read(py, move |tx| tx.get_order(id))?;
+        Record::new("Order", order)
+    }
+
+    /// A party's orders.
+    fn orders_of(&self, py: Python<'_>, key: String) -> PyResult<Vec<Record>> {
+        let orders = self.read(py, move |tx| {
+            let id = resolve(tx, &key)?;
+            tx.orders_of(id)
+        })?;
+        records("Order", orders)
+    }
+
+    /// Moves an order along its status machine (``"confirmed"``,
+    /// ``"invoiced"``, ``"paid"``, ``"cancelled"``, …).
+    fn set_order_status(&self, py: Python<'_>, order_id: String, status: &str) -> PyResult<Record> {
+        let id: crm_core::OrderId = core(order_id.parse())?;
+        let status: crm_core::OrderStatus = core(status.parse())?;
+        let order = self.write(py, move |tx| tx.set_order_status(id, status))?;
+        Record::new("Order", order)
+    }
+
+    /// Ships ``lines`` — ``(line number, quantity)`` pairs — of an order.
+    #[pyo3(signature = (order_id, lines, *, shipped_at = None, carrier = None, tracking = None))]
+    fn ship(
+        &self,
+        py: Python<'_>,
+        order_id: String,
+        lines: Vec<(u32, i64)>,
+        shipped_at: Option<Bound<'_, PyAny>>,
+        carrier: Option<String>,
+        tracking: Option<String>,
+    ) -> PyResult<Record> {
+        let id: crm_core::OrderId = core(order_id.parse())?;
+        let at = time(when(shipped_at.as_ref())?.as_deref(), "shipped_at")?;
+        let shipment = self.write(py, move |tx| {
+            let mut new = crm_core::NewShipment::new(id, at.unwrap_or(tx.now()));
+            for (line, quantity) in lines {
+                new = new.with_line(line, quantity);
+            }
+            new.carrier = carrier;
+            new.tracking = tracking;
+            tx.ship(new)
+        })?;
+        Record::new("Shipment", shipment)
+    }
+
+    /// Returns ``(line number, quantity)`` items of a shipped order (as
+    /// negative lines).
+    fn return_items(
+        &self,
+        py: Python<'_>,
+        order_id: String,
+        items: Vec<(u32, i64)>,
+    ) -> PyResult<Record> {
+        let id: crm_core::OrderId = core(order_id.parse())?;
+        let order = self.write(py, move |tx| tx.return_items(id, &items))?;
+        Record::new("Order", order)
+    }
+
+    /// Creates a quote valid until ``valid_until``; lines as for
+    /// :meth:`create_order`.
+    #[pyo3(signature = (party, currency, valid_until, lines, *, owner = None, price_list = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_quote(
+        &self,
+        py: Python<'_>,
+        party: String,
+        currency: String,
+        valid_until: Bound<'_, PyAny>,
+        lines: Bound<'_, PyAny>,
+        owner: Option<String>,
+        price_list: Option<String>,
+    ) -> PyResult<Record> {
+        let currency = core(Currency::new(&currency))?;
+        let items = self::lines(&lines, currency)?;
+        let until = date(when(Some(&valid_until))?.as_deref(), "valid_until")?
+            .ok_or_else(|| errors::invalid("valid_until", "required"))?;
+        let quote = self.write(py, move |tx| {
+            let id = resolve(tx, &party)?;
+            let mut new = crm_core::NewQuote::new(id, currency, until);
+            new.price_list = price_list;
+            if let Some(owner) = owner {
+                new.owner = Some(resolve(tx, &owner)?);
+            }
+            new.lines = items;
+            tx.create_quote(new)
+        })?;
+        Record::new("Quote", quote)
+    }
+
+    /// Accepts a quote: it becomes a confirmed order (returned).
+    fn accept_quote(&self, py: Python<'_>, quote_id: String) -> PyResult<Record> {
+        let id: crm_core::QuoteId = core(quote_id.parse())?;
+        let order = self.write(py, move |tx| tx.accept_quote(id))?;
+        Record::new("Order", order)
+    }
+
+    /// Rejects a quote.
+    fn reject_quote(&self, py: Python<'_>, quote_id: String) -> PyResult<Record> {
+        let id: crm_core::QuoteId = core(quote_id.parse())?;
+        let quote = self.write(py, move |tx| tx.reject_quote(id))?;
+        Record::new("Quote", quote)
+    }
+
+    /// Moves an opportunity to another stage of its pipeline.
+    fn move_opportunity(
+        &self,
+        py: Python<'_>,
+        opportunity_id: String,
+        stage: String,
+    ) -> PyResult<Record> {
+        let id: crm_core::OpportunityId = core(opportunity_id.parse())?;
+        let opportunity = self.write(py, move |tx| tx.move_opportunity(id, &stage))?;
+        Record::new("Opportunity", opportunity)
+    }
+
+    /// Closes an opportunity as won (``reason`` optional) or lost
+    /// (``reason`` required: price, competitor, no-budget, …).
+    #[pyo3(signature = (opportunity_id, won, *, reason = None))]
+    fn close_opportunity(
+        &self,
+        py: Python<'_>,
+        opportunity_id: String,
+        won: bool,
+        reason: Option<String>,
+    ) -> PyResult<Record> {
+        let id: crm_core::OpportunityId = core(opportunity_id.parse())?;
+        let reason: Option<crm_core::CloseReason> =
+            reason.map(|r| r.parse()).transpose().map_err(errors::core)?;
+        let opportunity = self.write(py, move |tx| match (won, reason) {
+            (true, reason) => tx.win_opportunity(id, reason),
+            (false, Some(reason)) => tx.lose_opportunity(id, reason),
+            (false, None) => Err(crm_core::Error::Invalid {
+                at: crm_core::Location::field("reason"),
+                reason: "a lost opportunity needs a reason".into(),
+            }),
+        })?;
+        Record::new("Opportunity", opportunity)
+    }
+
+    /// Opens a service case (``case_type``: repair, complaint, inquiry,
+    /// …; ``priority``: low, normal, high, urgent) under an SLA policy.
+    #[pyo3(signature = (party, case_type, priority, channel, subject, *, description = None, assignee = None, sla_policy = None, opened_at = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn open_case(
+        &self,
+        py: Python<'_>,
+        party: String,
+        case_type: String,
+        priority: String,
+        channel: String,
+        subject: String,
+        description: Option<String>,
+        assignee: Option<String>,
+        sla_policy: Option<String>,
+        opened_at: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Record> {
+        let case_type: crm_core::CaseType = core(case_type.parse())?;
+        let priority: crm_core::Priority = core(priority.parse())?;
+        let channel: Channel = core(channel.parse())?;
+        let at = time(when(opened_at.as_ref())?.as_deref(), "opened_at")?;
+        let case = self.write(py, move |tx| {
+            let id = resolve(tx, &party)?;
+            let mut new = crm_core::NewCase::new(id, case_type, priority, channel, subject);
+            new.description = description;
+            new.sla_policy = sla_policy;
+            new.opened_at = at;
+            if let Some(assignee) = assignee {
+                new.assignee = Some(resolve(tx, &assignee)?);
+            }
+            tx.open_case(new)
+        })?;
+        Record::new("Case", case)
+    }
+
+    /// A case by id.
+    fn get_case(&self, py: Python<'_>, case_id: String) -> PyResult<Record> {
+        let id: crm_core::CaseId = core(case_id.parse())?;
+        let case = self.read(py, move |tx| tx.get_case(id))?;
+        Record::new("Case", case)
+    }
+
+    /// The cases of a party, or all.
+    #[pyo3(signature = (key = None))]
+    fn cases(&self, py: Python<'_>, key: Option<String>) -> PyResult<Vec<Record>> {
+        let cases = self.read(py, move |tx| {
+            let id = key.map(|k| resolve(tx, &k)).transpose()?;
+            tx.cases(id)
+        })?;
+        records("Case", cases)
+    }
+
+    /// Moves a case along its status machine (``"open"``, ``"waiting"``
+    /// pauses the SLA clocks, ``"resolved"``, ``"closed"``,
+    /// ``"reopened"``).
+    #[pyo3(signature = (case_id, status, *, note = None))]
+    fn set_case_status(
+        &self,
+        py: Python<'_>,
+        case_id: String,
+        status: String,
+        note: Option<String>,
+    ) -> PyResult<Record> {
+        let id: crm_core::CaseId = core(case_id.parse())?;
+        let status: crm_core::CaseStatus = core(status.parse())?;
+        let case = self.write(py, move |tx| tx.set_case_status(id, status, note.as_deref()))?;
+        Record::new("Case", case)
+    }
+
+    /// Records the first response to a case (now, or ``at``).
+    #[pyo3(signature = (case_id, *, at = None))]
+    fn respond_to_case(
+        &self,
+        py: Python<'_>,
+        case_id: String,
+        at: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Record> {
+        let id: crm_core::CaseId = core(case_id.parse())?;
+        let at = time(when(at.as_ref())?.as_deref(), "at")?;
+        let case = self.write(py, move |tx| tx.respond_to_case(id, at))?;
+        Record::new("Case", case)
+    }
+
+    /// Assigns a case.
+    fn assign_case(&self, py: Python<'_>, case_id: String, assignee: String) -> PyResult<Record> {
+        let id: crm_core::CaseId = core(case_id.parse())?;
+        let case = self.write(py, move |tx| {
+            let to = resolve(tx, &assignee)?;
+            tx.assign_case(id, to)
+        })?;
+        Record::new("Case", case)
+    }
+
+    /// Records the customer's satisfaction (1–5) and, if they left, why.
+    #[pyo3(signature = (case_id, *, satisfaction = None, churn_reason = None))]
+    fn rate_case(
+        &self,
+        py: Python<'_>,
+        case_id: String,
+        satisfaction: Option<u8>,
+        churn_reason: Option<String>,
+    ) -> PyResult<Record> {
+        let id: crm_core::CaseId = core(case_id.parse())?;
+        let reason: Option<crm_core::ChurnReason> =
+            churn_reason.map(|r| r.parse()).transpose().map_err(errors::core)?;
+        let case = self.write(py, move |tx| tx.rate_case(id, satisfaction, reason))?;
+        Record::new("Case", case)
+    }
+
+    // ----- workflows --------------------------------------------------------
+
+    /// Registers (or evolves) a workflow type owned by ``owner``: states,
+    /// the initial one, transitions with the actors that may take them and
+    /// the data they require.
+    fn register_workflow_type(
+        &self,
+        py: Python<'_>,
+        owner: String,
+        definition: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let definition: crm_core::WorkflowType = serde_json::from_value(to_json(&definition)?)
+            .map_err(|e| errors::invalid("definition", e.to_string()))?;
+        self.write(py, move |tx| tx.register_workflow_type(&owner, definition))
+    }
+
+    /// Starts a workflow on an entity (``"party"`` and a party id, or any
+    /// entity of the application's).
+    #[pyo3(signature = (workflow, entity, entity_id, data = None))]
+    fn start_workflow(
+        &self,
+        py: Python<'_>,
+        workflow: String,
+        entity: String,
+        entity_id: String,
+        data: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Record> {
+        let data = data.map(|d| to_json(&d)).transpose()?.unwrap_or_else(|| serde_json::json!({}));
+        let instance =
+            self.write(py, move |tx| tx.start_workflow(&workflow, &entity, &entity_id, data))?;
+        Record::new("WorkflowInstance", instance)
+    }
+
+    /// Takes a transition (refused when the type does not allow it from
+    /// the current state, for this actor, or without its required data).
+    #[pyo3(signature = (workflow_id, transition, data = None))]
+    fn advance_workflow(
+        &self,
+        py: Python<'_>,
+        workflow_id: String,
+        transition: String,
+        data: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Record> {
+        let id: crm_core::WorkflowId = core(workflow_id.parse())?;
+        let data = data.map(|d| to_json(&d)).transpose()?.unwrap_or_else(|| serde_json::json!({}));
+        let instance = self.write(py, move |tx| tx.advance_workflow(id, &transition, data))?;
+        Record::new("WorkflowInstance", instance)
+    }
+
+    /// A workflow instance and its steps so far.
+    fn get_workflow(&self, py: Python<'_>, workflow_id: String) -> PyResult<(Record, Vec<Record>)> {
+        let id: crm_core::WorkflowId = core(workflow_id.parse())?;
+        let (instance, steps) =
+            self.read(py, move |tx| Ok((tx.get_workflow(id)?, tx.workflow_history(id)?)))?;
+        Ok((Record::new("WorkflowInstance", instance)?, records("WorkflowStep", steps)?))
     }
 
     /// Revenue, cost and margin per party (optionally in one ``currency``,
@@ -944,7 +1324,7 @@ impl Crm {
         let period = period.map(|p| Period::parse(&p)).transpose().map_err(errors::core)?;
         let currency = currency.map(|c| Currency::new(&c)).transpose().map_err(errors::core)?;
         let rows = self.read(py, move |tx| tx.profit_by_party(period.as_ref(), currency))?;
-        records("PartyProfit", &rows)
+        records("PartyProfit", rows)
     }
 
     /// The pipeline report (open, amount, weighted per stage; conversion).
@@ -962,7 +1342,7 @@ impl Crm {
             let day = as_of.unwrap_or(tx.now().date_naive());
             tx.pipeline_report(&pipeline, currency, day)
         })?;
-        records("PipelineReport", &rows)
+        records("PipelineReport", rows)
     }
 
     /// The weighted forecast by owner and month (``unit="quarter"`` for
@@ -990,7 +1370,7 @@ impl Crm {
             let day = as_of.unwrap_or(tx.now().date_naive());
             tx.forecast(&period, unit, currency, day)
         })?;
-        records("ForecastRow", &rows)
+        records("ForecastRow", rows)
     }
 
     /// Service levels in a period: cases, first responses and resolutions
@@ -998,7 +1378,7 @@ impl Crm {
     fn sla_report(&self, py: Python<'_>, period: String) -> PyResult<Record> {
         let period = core(Period::parse(&period))?;
         let report = self.read(py, move |tx| tx.sla_report(&period, tx.now()))?;
-        Record::new("SlaReport", &report)
+        Record::new("SlaReport", report)
     }
 
     /// Salesperson KPIs for a period, money in ``currency``.
@@ -1006,7 +1386,7 @@ impl Crm {
         let period = core(Period::parse(&period))?;
         let currency = core(Currency::new(&currency))?;
         let report = self.read(py, move |tx| tx.kpi_report(&period, currency, tx.now()))?;
-        Record::new("KpiReport", &report)
+        Record::new("KpiReport", report)
     }
 
     /// Per-customer frequency, recency, age ``T`` and mean repeat spend
@@ -1054,7 +1434,7 @@ impl Crm {
                 currency,
             )
         })?;
-        Record::new("LifecycleAssignment", &assignment)
+        Record::new("LifecycleAssignment", assignment)
     }
 
     /// Why customers churned in a period: service, product, commercial,
@@ -1063,7 +1443,7 @@ impl Crm {
     fn churn_causes(&self, py: Python<'_>, period: String) -> PyResult<Record> {
         let period = core(Period::parse(&period))?;
         let causes = self.read(py, move |tx| tx.churn_causes(&period, tx.now()))?;
-        Record::new("ChurnCauses", &causes)
+        Record::new("ChurnCauses", causes)
     }
 
     /// Key-account scorecards (value, margin, growth, CLV, share of wallet,
@@ -1088,7 +1468,7 @@ impl Crm {
             let day = today.unwrap_or(tx.now().date_naive());
             tx.key_accounts(ids.as_deref(), currency, day)
         })?;
-        records("KeyAccount", &rows)
+        records("KeyAccount", rows)
     }
 
     // ----- rules, segments, campaigns, loyalty ------------------------------
@@ -1108,7 +1488,7 @@ impl Crm {
                 members.iter().map(|m| resolve(tx, m)).collect::<crm_core::Result<Vec<_>>>()?;
             tx.create_segment(&name, condition.as_deref(), &ids)
         })?;
-        Record::new("SegmentChange", &change)
+        Record::new("SegmentChange", change)
     }
 
     /// The ids of a segment's members.
@@ -1144,7 +1524,7 @@ impl Crm {
     #[pyo3(signature = (status = String::from("queued"), *, limit = 100))]
     fn outbox(&self, py: Python<'_>, status: String, limit: u64) -> PyResult<Vec<Record>> {
         let items = self.read(py, move |tx| tx.outbox(&status, limit))?;
-        records("OutboxMessage", &items)
+        records("OutboxMessage", items)
     }
 
     /// Creates a loyalty programme from its definition (``name``,
@@ -1177,7 +1557,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.award_points(&program, id, points, &reason)
         })?;
-        Record::new("LedgerEntry", &entry)
+        Record::new("LedgerEntry", entry)
     }
 
     /// Redeems points; never more than the balance.
@@ -1194,7 +1574,7 @@ impl Crm {
             let id = resolve(tx, &key)?;
             tx.redeem_points(&program, id, points, &reason)
         })?;
-        Record::new("LedgerEntry", &entry)
+        Record::new("LedgerEntry", entry)
     }
 
     /// Creates a campaign from its definition (``name``, ``segment``,
@@ -1209,13 +1589,13 @@ impl Crm {
     /// queues messages within the budget.
     fn run_campaign(&self, py: Python<'_>, name: String) -> PyResult<Record> {
         let run = self.write(py, move |tx| tx.run_campaign(&name))?;
-        Record::new("CampaignRun", &run)
+        Record::new("CampaignRun", run)
     }
 
     /// A campaign's results with uplift against its control group.
     fn campaign_report(&self, py: Python<'_>, name: String) -> PyResult<Record> {
         let report = self.read(py, move |tx| tx.campaign_report(&name))?;
-        Record::new("CampaignReport", &report)
+        Record::new("CampaignReport", report)
     }
 
     /// Runs the work due at ``now`` (default: the clock's now): segments,
@@ -1230,7 +1610,7 @@ impl Crm {
         if installed == 0 {
             let crm = self.crm.clone();
             let report = core(py.detach(move || crm.run_due(now)))?;
-            return Record::new("DueReport", &report);
+            return Record::new("DueReport", report);
         }
         let due = self.with_plugins(py, move |host| host.run_due(now))?;
         let failed: Vec<Value> = due
@@ -1247,7 +1627,7 @@ impl Crm {
             map.insert("plugin_ticks".into(), due.ticks.into());
             map.insert("plugin_failures".into(), Value::Array(failed));
         }
-        Record::new("DueReport", &value)
+        Record::new("DueReport", value)
     }
 
     // ----- plugins ----------------------------------------------------------
@@ -1291,7 +1671,7 @@ impl Crm {
         })?;
         Record::new(
             "PluginMetadata",
-            &serde_json::json!({
+            serde_json::json!({
                 "name": metadata.name, "version": metadata.version, "commands": metadata.commands
             }),
         )
@@ -1314,7 +1694,7 @@ impl Crm {
                 })
                 .collect::<Vec<_>>())
         })?;
-        records("PluginMetadata", &listed)
+        records("PluginMetadata", listed)
     }
 
     /// Grants capabilities to an installed plugin.

@@ -124,3 +124,75 @@ def test_lifecycle_churn_and_key_accounts(shop: crm.Crm) -> None:
     assert causes.record_type == "ChurnCauses"
     accounts = shop.key_accounts("CNY", accounts=["erp:c1"], today="2026-06-30")
     assert len(accounts) == 1 and accounts[0].record_type == "KeyAccount"
+
+
+def test_quotes_orders_shipments_and_returns(shop: crm.Crm) -> None:
+    quote = shop.create_quote("erp:c1", "CNY", "2026-12-31", [{"sku": "AC", "quantity": 2, "unit_price": "2800.00"}])
+    assert quote.record_type == "Quote" and quote.status == "open"
+    order = shop.accept_quote(quote.id)
+    assert order.status == "confirmed" and order.lines[0]["unit_price"]["amount"] == "2800.00"
+    shipment = shop.ship(order.id, [(1, 2)], carrier="SF Express")
+    assert shipment.record_type == "Shipment"
+    assert shop.get_order(order.id).status == "shipped"
+    returned = shop.return_items(order.id, [(1, 1)])
+    assert returned.lines[-1]["quantity"] == -1
+    other = shop.create_quote("erp:c1", "CNY", "2026-12-31", [{"sku": "AC", "quantity": 1}])
+    assert shop.reject_quote(other.id).status == "rejected"
+    draft = shop.create_order("erp:c1", "CNY", [{"sku": "AC", "quantity": 1, "discount_bp": 500}], owner="erp:s1")
+    assert draft.status == "draft" and draft.lines[0]["discount_bp"] == 500
+    assert shop.set_order_status(draft.id, "confirmed").status == "confirmed"
+    assert len(shop.orders_of("erp:c1")) == 4
+    with pytest.raises(crm.ValidationError, match=r"lines\[0\].quantity"):
+        shop.create_order("erp:c1", "CNY", [{"sku": "AC"}])
+    with pytest.raises(crm.ValidationError):
+        shop.ship(draft.id, [(1, 5)])
+
+
+def test_opportunities_and_cases(shop: crm.Crm) -> None:
+    shop.import_columns(
+        "opportunities",
+        {"external_id": ["D9"], "party": ["erp:c1"], "pipeline": ["b2b"], "title": ["Pumps"], "amount": ["5000"],
+         "currency": ["CNY"], "expected_close": ["2026-09-30"], "stage": ["qualify"]},
+    )
+    [opportunity] = [e for e in shop.events_since(0, limit=10_000) if e.kind == "opportunity.created"]
+    moved = shop.move_opportunity(opportunity.entity_id, "propose")
+    assert moved.stage == "propose"
+    with pytest.raises(crm.ValidationError, match="needs a reason"):
+        shop.close_opportunity(moved.id, False)
+    assert shop.close_opportunity(moved.id, False, reason="price").status == "lost"
+    case = shop.open_case("erp:c1", "repair", "high", "wechat", "空调不制冷", sla_policy="default", assignee="erp:s1")
+    assert case.record_type == "Case" and case.resolution_due is not None
+    assert shop.respond_to_case(case.id).first_response_at is not None
+    if shop.get_case(case.id).status == "new":
+        shop.set_case_status(case.id, "open")
+    assert shop.set_case_status(case.id, "waiting", note="parts ordered").status == "waiting"
+    assert shop.assign_case(case.id, "erp:s1").assignee == shop.get_party("erp:s1").id
+    rated = shop.rate_case(case.id, satisfaction=4)
+    assert rated.satisfaction == 4 and shop.get_case(case.id) == rated
+    assert [c.id for c in shop.cases("erp:c1")] == [case.id]
+
+
+def test_workflows(db: crm.Crm) -> None:
+    db.register_workflow_type(
+        "app",
+        {
+            "name": "onboarding",
+            "states": ["new", "verified", "done"],
+            "initial": "new",
+            "transitions": [
+                {"name": "verify", "from": ["new"], "to": "verified", "required": ["document"]},
+                {"name": "finish", "from": ["verified"], "to": "done"},
+            ],
+        },
+    )
+    p = db.create_party("Gao")
+    instance = db.start_workflow("onboarding", "party", p.id, {"source": "web"})
+    assert instance.state == "new"
+    with pytest.raises(crm.ValidationError, match="document"):
+        db.advance_workflow(instance.id, "verify")
+    db.advance_workflow(instance.id, "verify", {"document": "ID card"})
+    with pytest.raises(crm.ValidationError):
+        db.advance_workflow(instance.id, "verify", {"document": "again"})
+    done = db.advance_workflow(instance.id, "finish")
+    current, steps = db.get_workflow(instance.id)
+    assert current == done and current.state == "done" and len(steps) >= 2
