@@ -270,6 +270,37 @@ impl Crm {
         open.as_ref().filter(|o| o.thread == std::thread::current().id()).map(|o| o.jobs.clone())
     }
 
+    /// Writes `f` on the party `key` names (an id or an external id) and
+    /// returns what it returns as a record of `kind`.
+    fn write_party<T: serde::Serialize + Send + Sync + 'static>(
+        &self,
+        py: Python<'_>,
+        kind: &'static str,
+        key: String,
+        f: impl FnOnce(&mut Tx<'_>, PartyId) -> crm_core::Result<T> + Send + 'static,
+    ) -> PyResult<Record> {
+        let value = self.write(py, move |tx| {
+            let id = resolve(tx, &key)?;
+            f(tx, id)
+        })?;
+        Record::new(kind, value)
+    }
+
+    /// Reads a list about the party `key` names, as records of `kind`.
+    fn read_party_list<T: serde::Serialize + Send + Sync + 'static>(
+        &self,
+        py: Python<'_>,
+        kind: &'static str,
+        key: String,
+        f: impl FnOnce(&Tx<'_>, PartyId) -> crm_core::Result<Vec<T>> + Send + 'static,
+    ) -> PyResult<Vec<Record>> {
+        let items = self.read(py, move |tx| {
+            let id = resolve(tx, &key)?;
+            f(tx, id)
+        })?;
+        records(kind, items)
+    }
+
     fn outside_transaction(&self, what: &str) -> PyResult<()> {
         if self.open.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
             return Err(errors::core(crm_core::Error::Conflict {
@@ -491,8 +522,7 @@ impl Crm {
         language: Option<String>,
         notes: Option<String>,
     ) -> PyResult<Record> {
-        let party = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
+        self.write_party(py, "Party", key, move |tx, id| {
             let mut patch = PartyPatch::default();
             if let Some(name) = name {
                 patch = patch.with_name(name);
@@ -504,26 +534,17 @@ impl Crm {
                 patch = patch.with_notes(notes);
             }
             tx.update_party(id, patch)
-        })?;
-        Record::new("Party", party)
+        })
     }
 
     /// Adds a tag.
     fn add_tag(&self, py: Python<'_>, key: String, tag: String) -> PyResult<Record> {
-        let party = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.add_tag(id, &tag)
-        })?;
-        Record::new("Party", party)
+        self.write_party(py, "Party", key, move |tx, id| tx.add_tag(id, &tag))
     }
 
     /// Removes a tag.
     fn remove_tag(&self, py: Python<'_>, key: String, tag: String) -> PyResult<Record> {
-        let party = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.remove_tag(id, &tag)
-        })?;
-        Record::new("Party", party)
+        self.write_party(py, "Party", key, move |tx, id| tx.remove_tag(id, &tag))
     }
 
     /// Moves a party to a lifecycle stage (``"lead"``, ``"customer"``, …).
@@ -536,11 +557,7 @@ impl Crm {
         reason: Option<String>,
     ) -> PyResult<Record> {
         let stage: LifecycleStage = core(stage.parse())?;
-        let party = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.set_stage(id, stage, reason.as_deref())
-        })?;
-        Record::new("Party", party)
+        self.write_party(py, "Party", key, move |tx, id| tx.set_stage(id, stage, reason.as_deref()))
     }
 
     /// Defines a custom field: ``type`` is ``"text"``, ``"integer"``,
@@ -580,12 +597,10 @@ impl Crm {
         value: Bound<'_, PyAny>,
     ) -> PyResult<Record> {
         let text = field_text(&to_json(&value)?);
-        let party = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
+        self.write_party(py, "Party", key, move |tx, id| {
             let value = field_def(tx, &name)?.parse(&text)?;
             tx.set_field(id, &name, value)
-        })?;
-        Record::new("Party", party)
+        })
     }
 
     // ----- contact points and consent ------------------------------------
@@ -615,11 +630,7 @@ impl Crm {
         for purpose in consent {
             new = new.with_consent(purpose, true, "python");
         }
-        let contact = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.add_contact_point(id, new)
-        })?;
-        Record::new("ContactPoint", contact)
+        self.write_party(py, "ContactPoint", key, move |tx, id| tx.add_contact_point(id, new))
     }
 
     /// Records consent (``granted``) or its withdrawal for a purpose on a
@@ -678,11 +689,7 @@ impl Crm {
         at: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Record>> {
         let at = date(when(at.as_ref())?.as_deref(), "at")?;
-        let items = self.read(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.relationships_of(id, at)
-        })?;
-        records("Relationship", items)
+        self.read_party_list(py, "Relationship", key, move |tx, id| tx.relationships_of(id, at))
     }
 
     /// The chain above a party along ``kind`` (parent, grandparent, …).
@@ -695,11 +702,7 @@ impl Crm {
         at: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Record>> {
         let at = date(when(at.as_ref())?.as_deref(), "at")?;
-        let items = self.read(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.ancestors(id, &kind, at)
-        })?;
-        records("HierarchyNode", items)
+        self.read_party_list(py, "HierarchyNode", key, move |tx, id| tx.ancestors(id, &kind, at))
     }
 
     /// Everything below a party along ``kind``, with depths.
@@ -712,11 +715,7 @@ impl Crm {
         at: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Record>> {
         let at = date(when(at.as_ref())?.as_deref(), "at")?;
-        let items = self.read(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.descendants(id, &kind, at)
-        })?;
-        records("HierarchyNode", items)
+        self.read_party_list(py, "HierarchyNode", key, move |tx, id| tx.descendants(id, &kind, at))
     }
 
     // ----- interactions and tasks ------------------------------------------
@@ -739,8 +738,7 @@ impl Crm {
         let channel: Channel = core(channel.parse())?;
         let direction: Direction = core(direction.parse())?;
         let at = time(when(at.as_ref())?.as_deref(), "at")?;
-        let interaction = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
+        self.write_party(py, "Interaction", key, move |tx, id| {
             let mut new =
                 NewInteraction::new(id, channel, direction, at.unwrap_or(tx.now()), subject);
             if let Some(body) = body {
@@ -750,8 +748,7 @@ impl Crm {
                 new = new.with_outcome(outcome);
             }
             tx.record_interaction(new)
-        })?;
-        Record::new("Interaction", interaction)
+        })
     }
 
     /// A party's interactions, newest first.
@@ -809,11 +806,7 @@ impl Crm {
 
     /// The tasks about a party.
     fn tasks_of(&self, py: Python<'_>, key: String) -> PyResult<Vec<Record>> {
-        let tasks = self.read(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.tasks_of(id)
-        })?;
-        records("Task", tasks)
+        self.read_party_list(py, "Task", key, move |tx, id| tx.tasks_of(id))
     }
 
     // ----- search, duplicates, merge, privacy, events -----------------------
@@ -1011,11 +1004,7 @@ impl Crm {
 
     /// A party's orders.
     fn orders_of(&self, py: Python<'_>, key: String) -> PyResult<Vec<Record>> {
-        let orders = self.read(py, move |tx| {
-            let id = resolve(tx, &key)?;
-            tx.orders_of(id)
-        })?;
-        records("Order", orders)
+        self.read_party_list(py, "Order", key, move |tx, id| tx.orders_of(id))
     }
 
     /// Moves an order along its status machine (``"confirmed"``,
@@ -1553,11 +1542,9 @@ impl Crm {
         points: i64,
         reason: String,
     ) -> PyResult<Record> {
-        let entry = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
+        self.write_party(py, "LedgerEntry", key, move |tx, id| {
             tx.award_points(&program, id, points, &reason)
-        })?;
-        Record::new("LedgerEntry", entry)
+        })
     }
 
     /// Redeems points; never more than the balance.
@@ -1570,11 +1557,9 @@ impl Crm {
         points: i64,
         reason: String,
     ) -> PyResult<Record> {
-        let entry = self.write(py, move |tx| {
-            let id = resolve(tx, &key)?;
+        self.write_party(py, "LedgerEntry", key, move |tx, id| {
             tx.redeem_points(&program, id, points, &reason)
-        })?;
-        Record::new("LedgerEntry", entry)
+        })
     }
 
     /// Creates a campaign from its definition (``name``, ``segment``,
