@@ -137,10 +137,20 @@ fn main() {
     let mut ours = Vec::new();
     let mut base = Vec::new();
     let mut indexed = Vec::new();
+    // One database at a time, deleted after its run: a million parties
+    // take gigabytes, and keeping three runs' worth filled the disk.
+    let fresh = |name: &str| {
+        let path = dir.path().join(name);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        path
+    };
     for run in 0..runs {
-        base.push(reference(&csv, &dir.path().join(format!("base-{run}.db")), false));
-        indexed.push(reference(&csv, &dir.path().join(format!("indexed-{run}.db")), true));
-        ours.push(library(&csv, &dir.path().join(format!("crm-{run}.db"))));
+        base.push(reference(&csv, &fresh("base.db"), false));
+        indexed.push(reference(&csv, &fresh("indexed.db"), true));
+        ours.push(library(&csv, &fresh("crm.db")));
+        fresh("crm.db");
         eprintln!(
             "run {run}: crm {:.2?}, raw rusqlite {:.2?}, raw rusqlite + search index {:.2?}",
             ours[run], base[run], indexed[run]
