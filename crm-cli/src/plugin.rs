@@ -30,10 +30,14 @@ pub(crate) fn cache_dir() -> Option<std::path::PathBuf> {
     if let Some(dir) = std::env::var_os("CRM_PLUGIN_CACHE") {
         return Some(dir.into());
     }
+    user_cache().map(|dir| dir.join("crm/plugins"))
+}
+
+/// The user's cache directory: `XDG_CACHE_HOME`, else `~/.cache`.
+pub(crate) fn user_cache() -> Option<std::path::PathBuf> {
     std::env::var_os("XDG_CACHE_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
-        .map(|dir| dir.join("crm/plugins"))
 }
 
 /// A host with every installed plugin loaded (warning about those that do

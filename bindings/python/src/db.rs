@@ -206,8 +206,10 @@ fn column_cells(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         let item = item?;
         let text = if item.is_none() {
             String::new()
-        } else if let Ok(s) = item.extract::<String>() {
-            s
+        } else if let Ok(s) = item.cast::<pyo3::types::PyString>() {
+            // A type check, not a failed extraction: numeric columns of a
+            // million rows would otherwise build and drop an error per cell.
+            s.to_str()?.to_owned()
         } else if let Ok(f) = item.cast::<pyo3::types::PyFloat>() {
             let f = f.value();
             if f.is_nan() { String::new() } else { f.to_string() }

@@ -23,11 +23,8 @@ fn find() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
         dirs.push(PathBuf::from(dir).join("wasm32-wasip2/release"));
     }
-    if let Some(home) = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-    {
-        dirs.push(home.join("crm/target/wasm32-wasip2/release"));
+    if let Some(cache) = crate::plugin::user_cache() {
+        dirs.push(cache.join("crm/target/wasm32-wasip2/release"));
     }
     dirs.push(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release"),
