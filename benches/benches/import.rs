@@ -13,27 +13,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use crm_benches::{env_usize, under_cargo_bench, write_parties_csv};
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crm_core::{Crm, ImportKind, ImportOptions};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn write_csv(path: &Path, rows: usize) {
-    let mut text = String::with_capacity(rows * 80);
-    text.push_str("external_id,name,roles,email,mobile,country\n");
-    for n in 0..rows {
-        let surname = ["王", "李", "张", "刘", "陈"][n % 5];
-        text.push_str(&format!(
-            "erp:{n},{surname}客户{n} Customer,customer,c{n}@example.com,139{:08},CN\n",
-            n % 100_000_000
-        ));
-    }
-    std::fs::write(path, text).unwrap();
-}
 
 fn library(csv: &Path, db: &Path) -> Duration {
     let crm = Crm::open(db).unwrap();
@@ -126,14 +111,14 @@ fn summary(rows: usize, times: &mut [Duration]) -> (f64, f64, f64) {
 fn main() {
     // `cargo test --benches` runs this with `--bench`-less arguments; do the
     // work only under `cargo bench`.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !under_cargo_bench() {
         return;
     }
     let rows = env_usize("CRM_BENCH_ROWS", 1_000_000);
     let runs = env_usize("CRM_BENCH_RUNS", 3).max(1);
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("parties.csv");
-    write_csv(&csv, rows);
+    write_parties_csv(&csv, rows).unwrap();
     let mut ours = Vec::new();
     let mut base = Vec::new();
     let mut indexed = Vec::new();

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use crm_benches::{env_usize, under_cargo_bench};
+
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -16,10 +18,6 @@ use crm_core::analytics::{
     BgBb, BgNbd, FitOptions, GammaGamma, MbgNbd, ParetoNbd, ScoreOptions, TimeUnit, Transactions,
     summarize,
 };
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn data(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crm-core/tests/data").join(name)
@@ -38,7 +36,7 @@ fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, f64) {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !under_cargo_bench() {
         return;
     }
     let json = std::env::args().any(|a| a == "--json") || std::env::var("CRM_BENCH_JSON").is_ok();

@@ -11,15 +11,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use crm_benches::{env_usize, under_cargo_bench};
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crm_core::{Crm, Currency, ImportKind, ImportOptions, Money, NewProduct};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 const SKUS: usize = 20;
 const LINES_PER_ORDER: usize = 4;
@@ -100,7 +98,7 @@ fn stats(mut values: Vec<f64>) -> (f64, f64, f64) {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !under_cargo_bench() {
         return; // `cargo test` runs benches once without --bench: skip.
     }
     let lines = env_usize("CRM_BENCH_LINES", 1_000_000);

@@ -9,14 +9,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use crm_benches::env_usize;
+
 use std::time::Instant;
 
 use crm_core::{Crm, NewParty};
 use crm_wasm_host::{Capability, Limits, Manifest, PluginHost, sha256_hex};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn manifest(bytes: &[u8]) -> Manifest {
     Manifest::parse(&format!(

@@ -7,13 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use crm_benches::{env_usize, under_cargo_bench};
+
 use std::time::Instant;
 
 use crm_core::rules::{Column, Condition, Feature, FeatureTable, FieldKind, Fields};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// (our condition, the same for the cel interpreter over plain variables)
 const RULES: &[(&str, &str)] = &[
@@ -120,7 +118,7 @@ fn column(feature: &Feature, rows: &[Row]) -> Column {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !under_cargo_bench() {
         return;
     }
     let n = env_usize("CRM_BENCH_PARTIES", 1_000_000);

@@ -8,13 +8,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use crm_benches::env_usize;
+
 use std::time::Instant;
 
 use crm_core::{Crm, LifecycleStage, NewParty, PartyId};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 const SEGMENTS: &[(&str, &str)] = &[
     ("vips", r#""vip" in tags"#),

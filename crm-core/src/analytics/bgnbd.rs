@@ -706,4 +706,25 @@ mod tests {
         assert!((total - 1.0).abs() < 1e-6, "{total}");
         assert!((mean - m.expected_purchases_new(39.0).unwrap()).abs() < 1e-4, "{mean}");
     }
+
+    #[test]
+    fn predictions_where_almost_nobody_drops_out() {
+        // A fit on a base without dropouts drives a and b to ~0 (the scaling
+        // bench's synthetic base gave these); c = a + b − 1 of the series is
+        // then just above −1. The purchase process is then nearly the NBD's:
+        // a share a/(a+b) = 0.12 % drops after its first repeat, the rest
+        // never, so E[X(h) | x = 0, T] lies between 99.8 % of r·h/(α+T) and
+        // r·h/(α+T).
+        let m = BgNbd { r: 3.5437, alpha: 23.188, a: 3.9e-11, b: 3.2e-8 };
+        for (t, h) in [(0.0, 39.0), (10.0, 52.14), (70.0, 4.345)] {
+            let nbd = m.r * h / (m.alpha + t);
+            let got = m.expected_purchases(h, 0.0, 0.0, t).unwrap();
+            assert!(got <= nbd * (1.0 + 1e-9) && got >= 0.998 * nbd, "T {t}: {got} vs {nbd}");
+            let path = m.expected_purchases_path(&[h / 2.0, h], 0.0, 0.0, t).unwrap();
+            assert!((path[1] - got).abs() < 1e-9 * got);
+        }
+        let new = m.expected_purchases_new(39.0).unwrap();
+        let nbd = m.r * 39.0 / m.alpha;
+        assert!(new <= nbd * (1.0 + 1e-9) && new >= 0.998 * nbd, "{new} vs {nbd}");
+    }
 }

@@ -33,16 +33,27 @@ pub(crate) fn ln_beta(a: f64, b: f64) -> f64 {
 const MAX_TERMS: usize = 200_000;
 
 /// The Gauss hypergeometric function ₂F₁(a, b; c; z) by its power series,
-/// for 0 ≤ z < 1 and c > 0 (the only cases the models need). `None` when
-/// the series does not settle to full precision within 200,000 terms.
+/// for 0 ≤ z < 1 and c not a pole (see [`pole`]). `None` when the series
+/// does not settle to full precision within 200,000 terms.
+///
+/// c may be negative: the BG/NBD's c = a + b + x − 1 is about −1 for a
+/// customer without repeat purchases when the fitted a and b are both near
+/// zero (a base in which almost nobody drops out), and the series is then
+/// still defined and well behaved.
 pub(crate) fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
-    if !(0.0..1.0).contains(&z) || c <= 0.0 || !a.is_finite() || !b.is_finite() {
+    if !(0.0..1.0).contains(&z) || pole(c) || !a.is_finite() || !b.is_finite() {
         return None;
     }
     if let Some((a2, b2, power)) = euler(a, b, c) {
         return Some((1.0 - z).powf(power) * series(a2, b2, c, z)?);
     }
     series(a, b, c, z)
+}
+
+/// True where ₂F₁(·, ·; c; z) is undefined or beyond f64: c not finite, or
+/// within 1e-12 of 0, −1, −2, … (a term's denominator c + n would vanish).
+fn pole(c: f64) -> bool {
+    !c.is_finite() || (c < 0.5 && (c - c.round()).abs() < 1e-12)
 }
 
 /// Euler's transformation ₂F₁(a, b; c; z) = (1 − z)^(c−a−b) ₂F₁(c−a, c−b; c; z),
@@ -73,7 +84,7 @@ fn series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
 /// ₂F₁(a, b; c; z) at several z with one pass over the series'
 /// coefficients (which do not depend on z).
 pub(crate) fn hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64]) -> Option<Vec<f64>> {
-    if zs.iter().any(|z| !(0.0..1.0).contains(z)) || c <= 0.0 || !a.is_finite() || !b.is_finite() {
+    if zs.iter().any(|z| !(0.0..1.0).contains(z)) || pole(c) || !a.is_finite() || !b.is_finite() {
         return None;
     }
     if let Some((a2, b2, power)) = euler(a, b, c) {
@@ -158,6 +169,17 @@ mod tests {
             assert!((many[1] - hyp2f1(a, b, c, z / 2.0).unwrap()).abs() < 1e-12 * many[1]);
         }
         assert_eq!(hyp2f1(1.0, 1.0, 2.0, 0.0), Some(1.0));
+        // c near −1 but not on it: ₂F₁(1, b; b − 1; z) = Σ (b − 1 + n)/(b − 1) zⁿ
+        // = 1/(1 − z) + z/((1 − z)² (b − 1)) for every b ≠ 1, where the old
+        // c > 0 guard refused.
+        for b in [3.0e-8, 0.25, 0.75] {
+            let c = b - 1.0;
+            let want = 1.0 / 0.6 + 0.4 / (0.36 * c);
+            let got = hyp2f1(1.0, b, c, 0.4).unwrap();
+            assert!((got - want).abs() < 1e-7 * want.abs(), "{b}: {got} vs {want}");
+        }
+        assert_eq!(hyp2f1(1.0, 1.0, -1.0, 0.4), None);
+        assert_eq!(hyp2f1(1.0, 1.0, 0.0, 0.4), None);
         assert_eq!(hyp2f1(1.0, 1.0, 2.0, 1.0), None);
     }
 
