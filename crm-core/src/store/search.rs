@@ -82,11 +82,23 @@ impl Tx<'_> {
             rank("interaction_search"),
             filter("interaction_search"),
         );
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM ({sql})"),
-            rusqlite::params_from_iter(values.iter()),
-            |row| row.get(0),
-        )?;
+        // Counted without ranking or reading the text: counting through the
+        // ranked query computed BM25 for every match (at a million matches,
+        // 2.6 s of the count's 2.9 s went to that).
+        let count_sql = format!(
+            "SELECT (SELECT count(*) FROM party_search JOIN parties p ON p.rowid = party_search.rowid
+                     WHERE {} AND p.deleted_at IS NULL)
+                  + (SELECT count(*) FROM interaction_search
+                     JOIN interactions i ON i.rowid = interaction_search.rowid
+                     JOIN parties p ON p.id = i.party_id
+                     WHERE {} AND p.deleted_at IS NULL)",
+            filter("party_search"),
+            filter("interaction_search"),
+        );
+        let total: i64 = self
+            .conn
+            .prepare_cached(&count_sql)?
+            .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
         let paged = format!(
             "{sql} ORDER BY score DESC, length(text), entity_id LIMIT {} OFFSET {}",
             limit_param(limit),

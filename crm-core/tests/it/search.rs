@@ -93,3 +93,42 @@ fn long_and_short_terms_combine() {
     assert_eq!(names("customer"), 2);
     assert_eq!(names("customer 9 ltd"), 1);
 }
+
+#[test]
+fn the_total_counts_every_hit_of_live_parties_on_every_page() {
+    // The total is counted by its own query (no ranking); it must agree
+    // with the hits the pages return: parties and interactions, long and
+    // short terms, deleted parties and their interactions left out.
+    let crm = crm();
+    crm.write(|tx| {
+        for n in 0..12 {
+            let id = tx.create_party(NewParty::person(format!("王 Wang {n}")))?.id;
+            tx.record_interaction(NewInteraction::new(
+                id,
+                Channel::Phone,
+                Direction::Inbound,
+                start(),
+                format!("Wang called about order {n}"),
+            ))?;
+            if n % 4 == 0 {
+                tx.delete_party(id)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    for (query, want) in [("wang", 18), ("王", 9), ("wang 王", 9), ("called", 9), ("nobody", 0)] {
+        let mut seen = 0;
+        let mut offset = 0;
+        loop {
+            let page = crm.read(|tx| tx.search(query, offset, 5)).unwrap();
+            assert_eq!(page.total, want, "{query}");
+            if page.items.is_empty() {
+                break;
+            }
+            seen += page.items.len() as u64;
+            offset += 5;
+        }
+        assert_eq!(seen, want, "{query}");
+    }
+}
