@@ -2,14 +2,15 @@
 //! panel), and scoring of N synthetic customers (P(alive), expected
 //! purchases in 39 weeks, CLV over 12 months) — in release mode.
 //!
-//! `CRM_BENCH_RUNS` (default 5) fits per model (the minimum is reported);
+//! `CRM_BENCH_RUNS` (default 5) fits per model and scorings (min / median /
+//! max are reported);
 //! `CRM_BENCH_CUSTOMERS` (default 1 000 000) customers to score. With
 //! `--json` the figures are printed as one JSON object, which
 //! `benches/lifetimes/compare.sh` puts beside Python `lifetimes`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use crm_benches::{env_usize, under_cargo_bench};
+use crm_benches::{env_usize, min_median_max, under_cargo_bench};
 
 use std::time::Instant;
 
@@ -23,16 +24,17 @@ fn data(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crm-core/tests/data").join(name)
 }
 
-fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, f64) {
-    let mut best = f64::INFINITY;
+/// Runs `f` `runs` times; the last value and every run's seconds.
+fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Vec<f64>) {
+    let mut times = Vec::with_capacity(runs);
     let mut out = None;
     for _ in 0..runs {
         let started = Instant::now();
         let value = f();
-        best = best.min(started.elapsed().as_secs_f64());
+        times.push(started.elapsed().as_secs_f64());
         out = Some(value);
     }
-    (out.unwrap(), best)
+    (out.unwrap(), times)
 }
 
 fn main() {
@@ -70,19 +72,19 @@ fn main() {
     let (dx, dtx, dn, dw) = (col(0), col(1), col(2), col(3));
     let o = FitOptions::default();
 
-    let ((bg, bg_info), bg_s) = best(runs, || BgNbd::fit(&x, &tx, &t, None, &o).unwrap());
+    let ((bg, bg_info), bg_s) = timed(runs, || BgNbd::fit(&x, &tx, &t, None, &o).unwrap());
     if std::env::var("CRM_BENCH_DEBUG").is_ok() {
         eprintln!("{bg_info:?}");
     }
-    let ((mbg, _), mbg_s) = best(runs, || MbgNbd::fit(&x, &tx, &t, None, &o).unwrap());
+    let ((mbg, _), mbg_s) = timed(runs, || MbgNbd::fit(&x, &tx, &t, None, &o).unwrap());
     let ((pareto, pareto_info), pareto_s) =
-        best(runs, || ParetoNbd::fit(&x, &tx, &t, None, &o).unwrap());
+        timed(runs, || ParetoNbd::fit(&x, &tx, &t, None, &o).unwrap());
     if std::env::var("CRM_BENCH_DEBUG").is_ok() {
         eprintln!("{pareto_info:?}");
     }
-    let ((bgbb, _), bgbb_s) = best(runs, || BgBb::fit(&dx, &dtx, &dn, Some(&dw), &o).unwrap());
+    let ((bgbb, _), bgbb_s) = timed(runs, || BgBb::fit(&dx, &dtx, &dn, Some(&dw), &o).unwrap());
     let ((gg, _), gg_s) =
-        best(runs, || GammaGamma::fit(&spend.frequency, &spend.monetary, None, &o).unwrap());
+        timed(runs, || GammaGamma::fit(&spend.frequency, &spend.monetary, None, &o).unwrap());
 
     // Scoring N synthetic customers drawn around the CDNOW histories.
     let mut rng = fastrand::Rng::with_seed(7);
@@ -91,11 +93,10 @@ fn main() {
     let ctx: Vec<f64> =
         cx.iter().zip(&ct).map(|(x, t)| if *x > 0.0 { rng.f64() * t } else { 0.0 }).collect();
     let cm: Vec<f64> = (0..n).map(|_| 10.0 + rng.f64() * 60.0).collect();
-    let started = Instant::now();
-    let scores =
+    let (scores, score_s) = timed(runs, || {
         crm_core::analytics::score(&bg, Some(&gg), (&cx, &ctx, &ct, &cm), &ScoreOptions::default())
-            .unwrap();
-    let score_s = started.elapsed().as_secs_f64();
+            .unwrap()
+    });
     std::hint::black_box(scores.clv.iter().sum::<f64>());
     if json {
         let params = format!(
@@ -121,10 +122,10 @@ fn main() {
             gg.gamma
         );
         println!(
-            "{{\"bg-nbd\": {bg_s}, \"mbg-nbd\": {mbg_s}, \"pareto-nbd\": {pareto_s}, \"bg-bb\": {bgbb_s}, \"gamma-gamma\": {gg_s}, \"score_customers\": {n}, \"score_seconds\": {score_s}, \"params\": {params}}}"
+            "{{\"bg-nbd\": {bg_s:?}, \"mbg-nbd\": {mbg_s:?}, \"pareto-nbd\": {pareto_s:?}, \"bg-bb\": {bgbb_s:?}, \"gamma-gamma\": {gg_s:?}, \"score_customers\": {n}, \"score_seconds\": {score_s:?}, \"params\": {params}}}"
         );
     } else {
-        println!("model fits (min of {runs} runs):");
+        println!("model fits, {runs} runs (min / median / max):");
         for (name, s) in [
             ("BG/NBD", bg_s),
             ("MBG/NBD", mbg_s),
@@ -132,9 +133,13 @@ fn main() {
             ("BG/BB", bgbb_s),
             ("Gamma-Gamma", gg_s),
         ] {
-            println!("  {name:<12} {:>9.3} ms", s * 1e3);
+            let (lo, med, hi) = min_median_max(&s);
+            println!("  {name:<12} {:>8.3} / {:>8.3} / {:>8.3} ms", lo * 1e3, med * 1e3, hi * 1e3);
         }
-        println!("scoring {n} customers (P(alive), E[X(39)], 12-month CLV): {score_s:.3} s");
+        let (lo, med, hi) = min_median_max(&score_s);
+        println!(
+            "scoring {n} customers (P(alive), E[X(39)], 12-month CLV): {lo:.3} / {med:.3} / {hi:.3} s"
+        );
     }
 }
 

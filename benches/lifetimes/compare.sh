@@ -19,12 +19,21 @@ reference=$("$venv/bin/python" benches/lifetimes/reference.py --repeat "$runs")
 ours=$(CRM_BENCH_JSON=1 CRM_BENCH_RUNS="$runs" cargo bench --quiet -p crm-benches --bench models 2>/dev/null | tail -n 1)
 
 "$venv/bin/python" - "$reference" "$ours" <<'PY'
-import json, sys
+import json, statistics, sys
 ref, ours = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{'model':<12} {'lifetimes':>12} {'crm':>12} {'speed-up':>9}  {'max rel. parameter difference':>30}")
+def mmm(xs):
+    xs = sorted(xs)
+    return xs[0], xs[len(xs) // 2], xs[-1]
+print("fit times, min / median / max over the runs; speed-up = lifetimes ÷ crm for the fastest runs,")
+print("the medians and the slowest runs")
+print(f"{'model':<12} {'lifetimes (ms)':>26} {'crm (ms)':>24} {'speed-up':>22}  {'max rel. param. diff.':>22}")
 for name in ["bg-nbd", "mbg-nbd", "pareto-nbd", "bg-bb", "gamma-gamma"]:
-    theirs, mine = ref[name]["seconds"], ours[name]
+    theirs, mine = mmm(ref[name]["runs"]), mmm(ours[name])
     diff = max(abs(ours["params"][name][k] - v) / abs(v) for k, v in ref[name]["params"].items())
-    print(f"{name:<12} {theirs * 1e3:>9.1f} ms {mine * 1e3:>9.2f} ms {theirs / mine:>8.1f}x  {diff:>30.1e}")
-print(f"scoring {ours['score_customers']:,} customers (P(alive), E[X(39)], CLV): {ours['score_seconds']:.3f} s")
+    t = " / ".join(f"{v * 1e3:.1f}" for v in theirs)
+    m = " / ".join(f"{v * 1e3:.2f}" for v in mine)
+    s = " / ".join(f"{a / b:.1f}x" for a, b in zip(theirs, mine))
+    print(f"{name:<12} {t:>26} {m:>24} {s:>22}  {diff:>22.1e}")
+lo, med, hi = mmm(ours["score_seconds"])
+print(f"scoring {ours['score_customers']:,} customers (P(alive), E[X(39)], CLV): {lo:.3f} / {med:.3f} / {hi:.3f} s")
 PY

@@ -1,7 +1,7 @@
 """Reference fits with Python `lifetimes` on the data the Rust tests use.
 
 Prints each model's parameters and a few predictions, and the seconds each
-fit took (min of `--repeat` runs). `benches/lifetimes/compare.sh` runs it in
+fit took (every one of `--repeat` runs, and the minimum). `benches/lifetimes/compare.sh` runs it in
 a virtual environment beside the Rust fits; the constants in
 `crm-core/tests/it/analytics.rs` come from its output.
 """
@@ -30,13 +30,13 @@ DATA = pathlib.Path(__file__).resolve().parents[2] / "crm-core" / "tests" / "dat
 
 
 def timed(fit, repeat):
-    best = float("inf")
+    times = []
     model = None
     for _ in range(repeat):
         started = time.perf_counter()
         model = fit()
-        best = min(best, time.perf_counter() - started)
-    return model, best
+        times.append(time.perf_counter() - started)
+    return model, times
 
 
 def spend_summary():
@@ -96,8 +96,12 @@ def main():
         "gamma-gamma": tightest(lambda tol: GammaGammaFitter().fit(g["frequency"], g["monetary"], tol=tol)),
     }
     for name, fit in fits.items():
-        model, seconds = timed(fit, args.repeat)
-        out[name] = {"params": {k: float(v) for k, v in model.params_.items()}, "seconds": seconds}
+        model, times = timed(fit, args.repeat)
+        out[name] = {
+            "params": {k: float(v) for k, v in model.params_.items()},
+            "seconds": min(times),
+            "runs": times,
+        }
     bg = fits["bg-nbd"]()
     out["bg-nbd"]["expected_39"] = float(
         bg.conditional_expected_number_of_purchases_up_to_time(39, 2, 30.43, 38.86)

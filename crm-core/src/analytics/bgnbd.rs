@@ -8,7 +8,7 @@
 use crate::Error;
 use crate::analytics::fit::{FitInfo, FitOptions, Likelihood, maximise};
 use crate::analytics::special::{
-    digamma, hyp2f1, hyp2f1_many, ln_beta, ln_gamma, log_add_exp, trigamma,
+    digamma, hyp2f1, hyp2f1_many, ln_beta, ln_gamma, log_add_exp_weights, trigamma,
 };
 use crate::analytics::summary::check_rft;
 
@@ -192,8 +192,48 @@ fn x_terms(variant: Variant, p: &[f64], x: f64) -> XTerms {
     }
 }
 
+/// What one customer's likelihood, gradient and Hessian share: the logs of
+/// α + T and α + tₓ, and the mixture of the two ways the history can end
+/// (BG/NBD with repeats: alive, A₃, or dropped after the last purchase, A₄;
+/// MBG/NBD: the softplus of A₄) with its weights. Computed once per row
+/// and evaluation: logs and exps are most of a fit's instructions.
+#[derive(Clone, Copy)]
+struct RowTerms {
+    ln_at: f64,
+    ln_atx: f64,
+    a3: f64,
+    /// BG/NBD: ln(e^A₃ + e^A₄); MBG/NBD: ln(1 + e^A₄).
+    ln_s: f64,
+    /// BG/NBD: e^A₃ / (e^A₃ + e^A₄); MBG/NBD: 1 − σ(A₄).
+    w3: f64,
+    /// BG/NBD: e^A₄ / (e^A₃ + e^A₄); MBG/NBD: σ(A₄).
+    w4: f64,
+}
+
+fn row_terms(variant: Variant, p: &[f64], x: f64, tx: f64, t: f64) -> RowTerms {
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    let ln_at = (alpha + t).ln();
+    let a3 = -(r + x) * ln_at;
+    match variant {
+        Variant::Bg if x > 0.0 => {
+            let ln_atx = (alpha + tx).ln();
+            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * ln_atx;
+            let (ln_s, w3, w4) = log_add_exp_weights(a3, a4);
+            RowTerms { ln_at, ln_atx, a3, ln_s, w3, w4 }
+        }
+        Variant::Bg => RowTerms { ln_at, ln_atx: 0.0, a3, ln_s: a3, w3: 1.0, w4: 0.0 },
+        Variant::Mbg => {
+            let ln_atx = (alpha + tx).ln();
+            let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - ln_atx);
+            // softplus(A₄) = ln(e⁰ + e^A₄), σ(A₄) its weight of e^A₄.
+            let (ln_s, w3, w4) = log_add_exp_weights(0.0, a4);
+            RowTerms { ln_at, ln_atx, a3, ln_s, w3, w4 }
+        }
+    }
+}
+
 /// One customer's log-likelihood and its gradient in (r, α, a, b), given
-/// the x-only terms.
+/// the x-only terms and the row's shared terms.
 fn customer_ll(
     variant: Variant,
     p: &[f64],
@@ -201,49 +241,40 @@ fn customer_ll(
     tx: f64,
     t: f64,
     xt: XTerms,
+    rt: &RowTerms,
 ) -> (f64, [f64; 4]) {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
     let ln_alpha = alpha.ln();
     let base = xt.value + r * ln_alpha;
     let d_base = [xt.grad[0] + ln_alpha, r / alpha, xt.grad[2], xt.grad[3]];
-    let ln_at = (alpha + t).ln();
-    let a3 = -(r + x) * ln_at;
-    let d_a3 = [-ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
+    let d_a3 = [-rt.ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
     let mut grad = [0.0; 4];
     match variant {
         Variant::Bg => {
             if x > 0.0 {
-                let ln_atx = (alpha + tx).ln();
-                let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * ln_atx;
-                let d_a4 = [-ln_atx, -(r + x) / (alpha + tx), 1.0 / a, -1.0 / (b + x - 1.0)];
-                let ln_s = log_add_exp(a3, a4);
-                let (w3, w4) = ((a3 - ln_s).exp(), (a4 - ln_s).exp());
+                let d_a4 = [-rt.ln_atx, -(r + x) / (alpha + tx), 1.0 / a, -1.0 / (b + x - 1.0)];
                 for k in 0..4 {
-                    grad[k] = d_base[k] + w3 * d_a3[k] + w4 * d_a4[k];
+                    grad[k] = d_base[k] + rt.w3 * d_a3[k] + rt.w4 * d_a4[k];
                 }
-                (base + ln_s, grad)
+                (base + rt.ln_s, grad)
             } else {
                 for k in 0..4 {
                     grad[k] = d_base[k] + d_a3[k];
                 }
-                (base + a3, grad)
+                (base + rt.a3, grad)
             }
         }
         Variant::Mbg => {
-            let ln_atx = (alpha + tx).ln();
-            let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - ln_atx);
             let d_a4 = [
-                ln_at - ln_atx,
+                rt.ln_at - rt.ln_atx,
                 (r + x) * (1.0 / (alpha + t) - 1.0 / (alpha + tx)),
                 1.0 / a,
                 -1.0 / (b + x),
             ];
-            let softplus = log_add_exp(a4, 0.0);
-            let sigma = (a4 - softplus).exp();
             for k in 0..4 {
-                grad[k] = d_base[k] + d_a3[k] + sigma * d_a4[k];
+                grad[k] = d_base[k] + d_a3[k] + rt.w4 * d_a4[k];
             }
-            (base + a3 + softplus, grad)
+            (base + rt.a3 + rt.ln_s, grad)
         }
     }
 }
@@ -274,7 +305,9 @@ fn add_scaled(h: &mut [[f64; 4]; 4], m: &[[f64; 4]; 4], w: f64) {
     }
 }
 
-/// One customer's Hessian in (r, α, a, b), given the x-only Hessian.
+/// One customer's Hessian in (r, α, a, b), given the x-only Hessian and
+/// the row's shared terms.
+#[allow(clippy::too_many_arguments)]
 fn customer_hessian(
     variant: Variant,
     p: &[f64],
@@ -282,6 +315,7 @@ fn customer_hessian(
     tx: f64,
     t: f64,
     xh: &[[f64; 4]; 4],
+    rt: &RowTerms,
 ) -> [[f64; 4]; 4] {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
     let mut h = *xh;
@@ -290,18 +324,15 @@ fn customer_hessian(
     h[1][1] += -r / (alpha * alpha);
     let at = alpha + t;
     let atx = alpha + tx;
-    let d3 = [-at.ln(), -(r + x) / at, 0.0, 0.0];
+    let d3 = [-rt.ln_at, -(r + x) / at, 0.0, 0.0];
     let mut h3 = [[0.0; 4]; 4];
     h3[0][1] = -1.0 / at;
     h3[1][0] = -1.0 / at;
     h3[1][1] = (r + x) / (at * at);
     match variant {
         Variant::Bg if x > 0.0 => {
-            let a3 = -(r + x) * at.ln();
-            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * atx.ln();
-            let ln_s = log_add_exp(a3, a4);
-            let (w3, w4) = ((a3 - ln_s).exp(), (a4 - ln_s).exp());
-            let d4 = [-atx.ln(), -(r + x) / atx, 1.0 / a, -1.0 / (b + x - 1.0)];
+            let (w3, w4) = (rt.w3, rt.w4);
+            let d4 = [-rt.ln_atx, -(r + x) / atx, 1.0 / a, -1.0 / (b + x - 1.0)];
             let mut h4 = [[0.0; 4]; 4];
             h4[0][1] = -1.0 / atx;
             h4[1][0] = -1.0 / atx;
@@ -318,10 +349,9 @@ fn customer_hessian(
         Variant::Bg => add_scaled(&mut h, &h3, 1.0),
         Variant::Mbg => {
             add_scaled(&mut h, &h3, 1.0);
-            let a4 = a.ln() - (b + x).ln() + (r + x) * (at.ln() - atx.ln());
-            let sigma = 1.0 / (1.0 + (-a4).exp());
+            let sigma = rt.w4;
             let d4 =
-                [at.ln() - atx.ln(), (r + x) * (1.0 / at - 1.0 / atx), 1.0 / a, -1.0 / (b + x)];
+                [rt.ln_at - rt.ln_atx, (r + x) * (1.0 / at - 1.0 / atx), 1.0 / a, -1.0 / (b + x)];
             let mut h4 = [[0.0; 4]; 4];
             h4[0][1] = 1.0 / at - 1.0 / atx;
             h4[1][0] = h4[0][1];
@@ -329,14 +359,15 @@ fn customer_hessian(
             h4[2][2] = -1.0 / (a * a);
             h4[3][3] = 1.0 / ((b + x) * (b + x));
             add_scaled(&mut h, &h4, sigma);
-            add_scaled(&mut h, &outer(&d4, &d4), sigma * (1.0 - sigma));
+            add_scaled(&mut h, &outer(&d4, &d4), sigma * rt.w3);
         }
     }
     h
 }
 
 fn one_customer(variant: Variant, p: &[f64], x: f64, tx: f64, t: f64) -> (f64, [f64; 4]) {
-    customer_ll(variant, p, x, tx, t, x_terms(variant, p, x))
+    let rt = row_terms(variant, p, x, tx, t);
+    customer_ll(variant, p, x, tx, t, x_terms(variant, p, x), &rt)
 }
 
 impl Likelihood for Problem {
@@ -353,26 +384,27 @@ impl Likelihood for Problem {
     }
 
     fn ll_grad_hess(&self, p: &[f64]) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
-        let (total, grad) = self.ll_and_grad(p)?;
+        let terms: Vec<XTerms> =
+            self.rows.xs.iter().map(|x| x_terms(self.variant, p, *x)).collect();
         let hessians: Vec<[[f64; 4]; 4]> =
             self.rows.xs.iter().map(|x| x_hessian(self.variant, p, *x)).collect();
         let rows = &self.rows;
-        let mut hess = [[0.0; 4]; 4];
+        let (mut total, mut grad, mut hess) = (0.0, [0.0; 4], [[0.0; 4]; 4]);
         for i in 0..rows.x.len() {
-            let h = customer_hessian(
-                self.variant,
-                p,
-                rows.x[i],
-                rows.tx[i],
-                rows.t[i],
-                &hessians[rows.xi[i]],
-            );
-            add_scaled(&mut hess, &h, rows.w[i]);
+            let (x, tx, t, w) = (rows.x[i], rows.tx[i], rows.t[i], rows.w[i]);
+            let rt = row_terms(self.variant, p, x, tx, t);
+            let (ll, g) = customer_ll(self.variant, p, x, tx, t, terms[rows.xi[i]], &rt);
+            total += w * ll;
+            for k in 0..4 {
+                grad[k] += w * g[k];
+            }
+            let h = customer_hessian(self.variant, p, x, tx, t, &hessians[rows.xi[i]], &rt);
+            add_scaled(&mut hess, &h, w);
         }
-        hess.iter()
-            .flatten()
-            .all(|v| v.is_finite())
-            .then(|| (total, grad, hess.iter().map(|row| row.to_vec()).collect()))
+        (total.is_finite()
+            && grad.iter().all(|g| g.is_finite())
+            && hess.iter().flatten().all(|v| v.is_finite()))
+        .then(|| (total, grad.to_vec(), hess.iter().map(|row| row.to_vec()).collect()))
     }
 
     fn ll_and_grad(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {
@@ -382,8 +414,9 @@ impl Likelihood for Problem {
         let mut total = 0.0;
         let mut grad = vec![0.0; 4];
         for i in 0..rows.x.len() {
-            let (ll, g) =
-                customer_ll(self.variant, p, rows.x[i], rows.tx[i], rows.t[i], terms[rows.xi[i]]);
+            let (x, tx, t) = (rows.x[i], rows.tx[i], rows.t[i]);
+            let rt = row_terms(self.variant, p, x, tx, t);
+            let (ll, g) = customer_ll(self.variant, p, x, tx, t, terms[rows.xi[i]], &rt);
             let w = rows.w[i];
             total += w * ll;
             for k in 0..4 {

@@ -132,6 +132,21 @@ pub(crate) fn log_add_exp(x: f64, y: f64) -> f64 {
     m + ((x - m).exp() + (y - m).exp()).ln()
 }
 
+/// `ln(e^u + e^v)` and the shares `e^u / (e^u + e^v)`, `e^v / (e^u + e^v)`,
+/// with one `exp` and one `ln_1p` (instead of [`log_add_exp`]'s two and a
+/// `ln`, plus two more for the shares). NaN shares when both are −∞.
+pub(crate) fn log_add_exp_weights(u: f64, v: f64) -> (f64, f64, f64) {
+    let (high, low) = if u >= v { (u, v) } else { (v, u) };
+    if high == f64::NEG_INFINITY {
+        return (high, f64::NAN, f64::NAN);
+    }
+    let e = (low - high).exp();
+    let w_high = 1.0 / (1.0 + e);
+    let w_low = e * w_high;
+    let ln_s = high + e.ln_1p();
+    if u >= v { (ln_s, w_high, w_low) } else { (ln_s, w_low, w_high) }
+}
+
 /// `ln Σ e^xᵢ` without overflow.
 pub(crate) fn log_sum_exp(values: &[f64]) -> f64 {
     let m = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -201,5 +216,14 @@ mod tests {
         assert!((log_add_exp(1000.0, 1000.0) - (1000.0 + 2f64.ln())).abs() < 1e-12);
         assert!((log_sum_exp(&[-1000.0, -1000.0, -1000.0]) - (-1000.0 + 3f64.ln())).abs() < 1e-12);
         assert_eq!(log_add_exp(f64::NEG_INFINITY, f64::NEG_INFINITY), f64::NEG_INFINITY);
+        for (u, v) in
+            [(0.0, 0.0), (-3.0, 2.5), (700.0, 710.0), (-800.0, -1.0), (5.0, f64::NEG_INFINITY)]
+        {
+            let (ln_s, wu, wv) = log_add_exp_weights(u, v);
+            assert!((ln_s - log_add_exp(u, v)).abs() < 1e-12 * ln_s.abs().max(1.0), "{u} {v}");
+            // exp(u − ln s) loses the digits of ln s's magnitude: compare to 1e-12.
+            assert!((wu - (u - ln_s).exp()).abs() < 1e-12 && (wv - (v - ln_s).exp()).abs() < 1e-12);
+            assert!((wu + wv - 1.0).abs() < 1e-15);
+        }
     }
 }
