@@ -4,7 +4,7 @@
 # with the command that reproduces it) and the raw outputs under
 # benches/report/.
 #
-#   ./scripts/bench.sh                 # full sizes (about an hour on 2 cores)
+#   ./scripts/bench.sh                 # full sizes (about 40 minutes on 2 cores)
 #   CRM_BENCH_QUICK=1 ./scripts/bench.sh   # small sizes, to check the pipeline
 #
 # Benchmarks report ratios against a reference measured in the same run;
@@ -35,7 +35,8 @@ run_bench() {
     shift
     step "bench $name ($*)"
     env "$@" cargo bench --quiet --locked -p crm-benches --bench "$name" 2>/dev/null | tee "$out/$name.txt"
-    printf '%s\n' "$*" >"$out/$name.env"
+    # The sizes, to reproduce the figure (not where this run kept its files).
+    printf '%s\n' "$*" | sed 's/ *CRM_BENCH_TSV=[^ ]*//' >"$out/$name.env"
 }
 
 run_bench import CRM_BENCH_ROWS="$(size 1000000 20000)" CRM_BENCH_RUNS=3
@@ -44,6 +45,8 @@ run_bench models CRM_BENCH_CUSTOMERS="$(size 1000000 20000)" CRM_BENCH_RUNS=3
 run_bench rules CRM_BENCH_PARTIES="$(size 1000000 20000)" CRM_BENCH_CEL_ROWS="$(size 100000 5000)"
 run_bench segments CRM_BENCH_PARTIES="$(size 100000 5000)"
 run_bench plugins CRM_BENCH_CALLS="$(size 5000 500)" CRM_BENCH_EVENTS="$(size 2000 200)"
+run_bench scaling CRM_BENCH_SIZES="$(size 1000,10000,100000,1000000 1000,10000)" CRM_BENCH_RUNS=3 \
+    CRM_BENCH_TSV="$PWD/$out/scaling.tsv"
 
 step "CLV fits against Python lifetimes"
 CRM_BENCH_RUNS=3 CRM_BENCH_CUSTOMERS="$(size 1000000 20000)" ./benches/lifetimes/compare.sh | tee "$out/lifetimes.txt"
