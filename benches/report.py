@@ -140,6 +140,14 @@ def svg_plot(series: dict[str, list[tuple[int, float]]], title: str, y_label: st
     return "\n".join(out) + "\n"
 
 
+def seconds(value: float) -> str:
+    if value >= 1.0:
+        return f"{value:.2f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.3g} ms"
+    return f"{value * 1e6:.3g} µs"
+
+
 def scaling_section(out: Path) -> str:
     path = out / "scaling.tsv"
     if not path.is_file():
@@ -158,9 +166,10 @@ def scaling_section(out: Path) -> str:
     rows = [head, "|---" * (len(sizes) + 3) + "|"]
     for stage, values in stages.items():
         by_n = {n: (lo, med, hi, mib) for n, lo, med, hi, mib in values}
-        cells = [f"{by_n[n][1]:.4g} s" if n in by_n else "" for n in sizes]
-        k = slope([(n, med) for n, _, med, _, _ in values if n >= 10_000])
-        rows.append(f"| {stage} | " + " | ".join(cells) + f" | {values[-1][4]:.1f} | {k:.2f} |")
+        cells = [seconds(by_n[n][1]) if n in by_n else "" for n in sizes]
+        fitted = [(n, med) for n, _, med, _, _ in values if n >= 10_000]
+        k = f"{slope(fitted):.2f}" if len(fitted) >= 2 else "–"
+        rows.append(f"| {stage} | " + " | ".join(cells) + f" | {values[-1][4]:.1f} | {k} |")
     return (
         "Medians of the runs; every run's min / median / max and the peak heap per size are in the raw output "
         "below. Plots: [time](benches/report/scaling-time.svg), [peak heap](benches/report/scaling-memory.svg).\n\n"

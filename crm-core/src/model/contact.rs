@@ -142,6 +142,7 @@ pub struct ContactPoint {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consents: Vec<Consent>,
     /// Creation time.
+    #[serde(serialize_with = "crate::model::time::serialize")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -24,6 +24,7 @@ mod relationship;
 mod report;
 pub(crate) mod sales;
 mod search;
+pub(crate) mod time;
 mod workflow;
 
 pub use crate::model::calendar::{DayRule, WorkingCalendar, WorkingHours};

@@ -352,11 +352,16 @@ pub struct Party {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Creation time.
+    #[serde(serialize_with = "crate::model::time::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(serialize_with = "crate::model::time::serialize")]
     pub updated_at: DateTime<Utc>,
     /// Set when soft-deleted (also when merged into another party or erased).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::model::time::serialize_opt"
+    )]
     pub deleted_at: Option<DateTime<Utc>>,
     /// The party this one was merged into.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,8 +6,6 @@ use rusqlite::types::FromSql;
 
 use crate::Error;
 
-const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
-
 /// A time cut to the microseconds the database keeps.
 pub(crate) fn stored_precision(time: DateTime<Utc>) -> DateTime<Utc> {
     chrono::SubsecRound::trunc_subsecs(time, 6)
@@ -15,7 +13,8 @@ pub(crate) fn stored_precision(time: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Fixed-width UTC text, so that text order is time order.
 pub(crate) fn time_text(time: &DateTime<Utc>) -> String {
-    time.format(TIME_FORMAT).to_string()
+    let mut buf = [0u8; 40];
+    crate::model::time::write_utc(&mut buf, time, crate::model::time::Fraction::Micros).to_owned()
 }
 
 pub(crate) fn date_text(date: &NaiveDate) -> String {

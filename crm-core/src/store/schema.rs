@@ -8,7 +8,7 @@ use crate::Error;
 use crate::error::StorageError;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The oldest schema version this library opens (and upgrades).
 pub const OLDEST_SUPPORTED_SCHEMA_VERSION: i64 = 1;
@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_segments.sql"),
     include_str!("migrations/0006_workflows.sql"),
     include_str!("migrations/0007_plugin_components.sql"),
+    include_str!("migrations/0008_partial_owner_indexes.sql"),
 ];
 
 /// How long a connection waits for a lock held by another connection.
@@ -185,6 +186,12 @@ mod tests {
             "SELECT * FROM events WHERE entity = 'party' AND entity_id = 'a'",
             "SELECT * FROM events WHERE seq > 5 ORDER BY seq LIMIT 10",
             "SELECT * FROM parties WHERE name_key = 'a'",
+            // Partial indexes (owner set) still serve one owner's rows.
+            "SELECT id FROM parties WHERE owner_id = 'a'",
+            "SELECT id FROM interactions WHERE owner_id = 'a'",
+            "SELECT id FROM orders WHERE owner_id = 'a' AND ordered_at >= 'b'",
+            "SELECT id FROM opportunities WHERE owner_id = 'a'",
+            "SELECT id FROM cases WHERE assignee_id = 'a'",
         ];
         for sql in queries {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
