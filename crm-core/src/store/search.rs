@@ -15,8 +15,8 @@ impl Tx<'_> {
     /// whitespace-separated term must occur (as a substring, case-insensitive);
     /// Chinese needs no spaces: `张伟` and `伟` both find `张伟`.
     ///
-    /// Results are ranked (name matches first, then by BM25 relevance) and
-    /// paged.
+    /// Results are ranked (name matches first, then by BM25 relevance; at
+    /// equal relevance shorter texts, then older rows) and paged.
     ///
     /// # Errors
     ///
@@ -65,14 +65,25 @@ impl Tx<'_> {
             clauses.join(" AND ")
         };
         let rank = |table: &str| if use_index { format!("-bm25({table})") } else { "0.0".into() };
+        // The party index holds live parties only (deleting, merging and
+        // erasing a party remove its entry; restoring puts it back), so party
+        // hits need no join to be counted or ranked: the best `offset +
+        // limit` of them are picked inside the index (a bounded sort over
+        // the matches' ranks) and only those are joined. Interaction entries
+        // outlive a soft-deleted party, so that branch filters on the party.
+        // Ties rank shorter texts first, then older rows.
+        let top = limit_param(offset.saturating_add(limit));
         let sql = format!(
-            "SELECT party_id, entity, entity_id, text, score FROM (
+            "SELECT party_id, entity, entity_id, text, score, len, tie FROM (
                 SELECT p.id AS party_id, 'party' AS entity, p.id AS entity_id,
-                       party_search.text AS text, {} + 1000.0 AS score
-                FROM party_search JOIN parties p ON p.rowid = party_search.rowid
-                WHERE {} AND p.deleted_at IS NULL
+                       s.text AS text, s.score AS score, s.len AS len, s.rowid AS tie
+                FROM (SELECT rowid, text, {} + 1000.0 AS score, length(text) AS len
+                      FROM party_search WHERE {}
+                      ORDER BY score DESC, len, rowid LIMIT {top}) s
+                JOIN parties p ON p.rowid = s.rowid
                 UNION ALL
-                SELECT i.party_id, 'interaction', i.id, interaction_search.text, {}
+                SELECT i.party_id, 'interaction', i.id, interaction_search.text, {},
+                       length(interaction_search.text), i.rowid
                 FROM interaction_search JOIN interactions i ON i.rowid = interaction_search.rowid
                 JOIN parties p ON p.id = i.party_id
                 WHERE {} AND p.deleted_at IS NULL
@@ -86,8 +97,7 @@ impl Tx<'_> {
         // ranked query computed BM25 for every match (at a million matches,
         // 2.6 s of the count's 2.9 s went to that).
         let count_sql = format!(
-            "SELECT (SELECT count(*) FROM party_search JOIN parties p ON p.rowid = party_search.rowid
-                     WHERE {} AND p.deleted_at IS NULL)
+            "SELECT (SELECT count(*) FROM party_search WHERE {})
                   + (SELECT count(*) FROM interaction_search
                      JOIN interactions i ON i.rowid = interaction_search.rowid
                      JOIN parties p ON p.id = i.party_id
@@ -100,7 +110,7 @@ impl Tx<'_> {
             .prepare_cached(&count_sql)?
             .query_row(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?;
         let paged = format!(
-            "{sql} ORDER BY score DESC, length(text), entity_id LIMIT {} OFFSET {}",
+            "{sql} ORDER BY score DESC, len, entity DESC, tie LIMIT {} OFFSET {}",
             limit_param(limit),
             limit_param(offset)
         );
