@@ -7,7 +7,8 @@
 //! - **search, one hit**: the median latency of 200 searches that each match
 //!   one party among N (`客户<k>`);
 //! - **search, all match**: the first page of 20 for a term every party's
-//!   name contains (ranking and the total count read every match);
+//!   name contains (ranking and the total count read every match), the
+//!   median of three in a row and, separately, the first of them;
 //! - **segment build**: a dynamic segment every party matches, created (N
 //!   memberships, each with its event and history row);
 //! - **segment refresh**: the same segment re-evaluated with no change;
@@ -53,6 +54,7 @@ const STAGES: &[&str] = &[
     "import",
     "search, one hit",
     "search, all match",
+    "search, all match, first",
     "segment build",
     "segment refresh",
     "summary",
@@ -141,9 +143,20 @@ fn run(n: usize, dir: &Path, csv: &Path, seed: u64, out: &mut BTreeMap<&'static 
         .unwrap()
     });
     push("search, one hit", Sample { seconds: min_median_max(&latencies).1, mib: sample.mib });
-    let (hits, sample) = measure(|| crm.read(|tx| tx.search("Customer", 0, 20)).unwrap());
-    assert_eq!(hits.total, n as u64);
-    push("search, all match", sample);
+    // Right after a million-party import the first two of these take
+    // 3.5× the later ones (not the WAL: a truncating checkpoint first does
+    // not change it; not the allocator); the median of three is the
+    // steady cost, the first is reported beside it.
+    let mut all_match = Vec::new();
+    let mut peak = 0.0_f64;
+    for _ in 0..3 {
+        let (hits, sample) = measure(|| crm.read(|tx| tx.search("Customer", 0, 20)).unwrap());
+        assert_eq!(hits.total, n as u64);
+        all_match.push(sample.seconds);
+        peak = peak.max(sample.mib);
+    }
+    push("search, all match", Sample { seconds: min_median_max(&all_match).1, mib: peak });
+    push("search, all match, first", Sample { seconds: all_match[0], mib: peak });
 
     let (change, sample) = measure(|| {
         crm.write(|tx| tx.create_segment("customers", Some(r#""customer" in roles"#), &[])).unwrap()

@@ -55,11 +55,11 @@ pub(crate) fn write_utc<'b>(
             6
         }
         Fraction::Auto if nanos == 0 => 0,
-        Fraction::Auto if nanos % 1_000_000 == 0 => {
+        Fraction::Auto if nanos.is_multiple_of(1_000_000) => {
             put(20, nanos / 1_000_000, 3);
             3
         }
-        Fraction::Auto if nanos % 1000 == 0 => {
+        Fraction::Auto if nanos.is_multiple_of(1000) => {
             put(20, nanos / 1000, 6);
             6
         }

@@ -171,23 +171,31 @@ impl Tx<'_> {
             }
             sql
         };
-        let mut stmt = self.conn.prepare_cached(&scope(
-            "SELECT id, kind, coalesce(stage, '') AS stage, name, coalesce(language, '') AS language
+        // Only the party columns the condition reads are fetched (a string
+        // per party and column is most of a whole-base table's memory).
+        let wants = |f: Feature| features.contains(&f);
+        let column = |wanted: bool, sql: &'static str| if wanted { sql } else { "''" };
+        let mut stmt = self.conn.prepare_cached(&scope(&format!(
+            "SELECT id, {} AS kind, {} AS stage, {} AS name, {} AS language
              FROM parties WHERE deleted_at IS NULL AND (?1 IS NULL OR id = ?1) ORDER BY id",
-        ))?;
+            column(wants(Feature::Kind), "kind"),
+            column(wants(Feature::Stage), "coalesce(stage, '')"),
+            column(wants(Feature::Name), "name"),
+            column(wants(Feature::Language), "coalesce(language, '')"),
+        )))?;
         let base = collect(&mut stmt, params![one], |row| {
             Ok((
-                get::<String>(row, "id")?,
+                get_parsed::<PartyId>(row, "id")?,
                 get::<String>(row, "kind")?,
                 get::<String>(row, "stage")?,
                 get::<String>(row, "name")?,
                 get::<String>(row, "language")?,
             ))
         })?;
-        let index: HashMap<&str, usize> =
-            base.iter().enumerate().map(|(i, b)| (b.0.as_str(), i)).collect();
+        let index: HashMap<PartyId, usize> =
+            base.iter().enumerate().map(|(i, b)| (b.0, i)).collect();
         let n = base.len();
-        let parties = base.iter().map(|b| b.0.parse()).collect::<crate::Result<Vec<PartyId>>>()?;
+        let parties: Vec<PartyId> = base.iter().map(|b| b.0).collect();
         let start = |days: i64| {
             time_text(
                 &(today - chrono::Duration::days(days)).and_time(chrono::NaiveTime::MIN).and_utc(),
@@ -201,8 +209,9 @@ impl Tx<'_> {
             let mut rows = stmt.query(args)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                let id: String = row.get(0)?;
-                if let Some(i) = index.get(id.as_str()) {
+                // Read in place: no string per row.
+                let id = row.get_ref(0)?.as_str().ok().and_then(|t| t.parse::<PartyId>().ok());
+                if let Some(i) = id.and_then(|id| index.get(&id)) {
                     out.push((*i, row.get(1)?));
                 }
             }
@@ -345,7 +354,7 @@ impl Tx<'_> {
                     ))?;
                     let rows = collect(&mut stmt, params![one, start(*days)], |row| {
                         Ok((
-                            get::<String>(row, "party_id")?,
+                            get_parsed::<PartyId>(row, "party_id")?,
                             get_parsed::<Currency>(row, "currency")?,
                             parse_date(&get::<String>(row, "day")?, "ordered_at")?,
                             get::<i64>(row, "net")?,
@@ -353,7 +362,7 @@ impl Tx<'_> {
                     })?;
                     let mut v = vec![0.0; n];
                     for (party, c, day, net) in rows {
-                        if let Some(i) = index.get(party.as_str()) {
+                        if let Some(i) = index.get(&party) {
                             let converted = converter.convert(Money::new(net, c), day)?;
                             v[*i] += converted.minor() as f64 / target.minor_per_major() as f64;
                         }
