@@ -1,5 +1,10 @@
 """Writes BENCHMARKS.md from the outputs scripts/bench.sh collected (one
-text file per benchmark under benches/report/)."""
+text file per benchmark under benches/report/) and the scaling plots.
+
+    python3 benches/report.py benches/report QUICK [--check] > BENCHMARKS.md
+
+QUICK is 1 for a quick run; --check renders without rewriting the plots.
+"""
 
 from __future__ import annotations
 
@@ -148,12 +153,7 @@ def seconds(value: float) -> str:
     return f"{value * 1e6:.3g} µs"
 
 
-def scaling_section(out: Path) -> str:
-    path = out / "scaling.tsv"
-    if not path.is_file():
-        return ""
-    stages = read_scaling(path)
-    sizes = sorted({n for values in stages.values() for n, *_ in values})
+def write_plots(out: Path, stages: dict[str, list[tuple[int, float, float, float, float]]]) -> None:
     (out / "scaling-time.svg").write_text(
         svg_plot({s: [(n, med) for n, _, med, _, _ in v] for s, v in stages.items()},
                  "Time per stage (median), log-log", "seconds")
@@ -162,6 +162,16 @@ def scaling_section(out: Path) -> str:
         svg_plot({s: [(n, mib) for n, *_, mib in v] for s, v in stages.items()},
                  "Peak heap added per stage, log-log", "MiB")
     )
+
+
+def scaling_section(out: Path, plots: bool) -> str:
+    path = out / "scaling.tsv"
+    if not path.is_file():
+        return ""
+    stages = read_scaling(path)
+    sizes = sorted({n for values in stages.values() for n, *_ in values})
+    if plots:
+        write_plots(out, stages)
     head = "| stage | " + " | ".join(f"{n:,}" for n in sizes) + " | peak MiB at the largest | slope k (time ∝ Nᵏ, from 10,000) |"
     rows = [head, "|---" * (len(sizes) + 3) + "|"]
     for stage, values in stages.items():
@@ -178,7 +188,12 @@ def scaling_section(out: Path) -> str:
     )
 
 
-def machine() -> str:
+def measured(out: Path) -> datetime:
+    times = [p.stat().st_mtime for p in out.glob("*.txt")]
+    return datetime.fromtimestamp(max(times), timezone.utc) if times else datetime.now(timezone.utc)
+
+
+def machine(out: Path) -> str:
     memory = "?"
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -198,12 +213,13 @@ def machine() -> str:
     return (
         f"- {os.cpu_count()} cores ({cpu}), {memory} memory, {platform.system()} {platform.release()}\n"
         f"- {rustc}, Python {platform.python_version()}\n"
-        f"- measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        f"- measured {measured(out):%Y-%m-%d %H:%M} UTC (the newest output)"
     )
 
 
 def main() -> None:
-    out, quick = Path(sys.argv[1]), sys.argv[2] == "1"
+    # `--check` (the test script) renders without rewriting the plots.
+    out, quick, plots = Path(sys.argv[1]), sys.argv[2] == "1", "--check" not in sys.argv[3:]
     print("# Benchmarks\n")
     print("Every figure below comes from one run of `./scripts/bench.sh` on the machine described here; each")
     print("benchmark measures its reference (raw SQL, the cel interpreter, lifetimes, native code, the CLI) in the")
@@ -211,7 +227,7 @@ def main() -> None:
     if quick:
         print("**Quick run (`CRM_BENCH_QUICK=1`): small sizes, for checking the pipeline — not the figures to quote.**\n")
     print("## Machine\n")
-    print(machine() + "\n")
+    print(machine(out) + "\n")
     print("## Goals\n")
     print(goals_table(out))
     notes = Path(__file__).with_name("goals.md")
@@ -226,7 +242,7 @@ def main() -> None:
         print(f"## {title}\n")
         print(f"Reproduce: `{(sizes + ' ') if sizes else ''}{command}`\n")
         if name == "scaling":
-            print(scaling_section(out))
+            print(scaling_section(out, plots))
         print("```text")
         print(path.read_text().rstrip())
         print("```\n")

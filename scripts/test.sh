@@ -81,4 +81,12 @@ PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pip install -q --no-build-isolation
 CRM_BIN="$CARGO_TARGET_DIR/debug/crm" "$VENV/bin/python" -m pytest -q -rs bindings/python/tests \
     || fail "Python tests failed"
 
+step "benchmark report renders from the committed outputs"
+# benches/report.py reads each bench's printed figures with patterns; a bench
+# whose output changed shape would leave a goal "not measured".
+report=$("$VENV/bin/python" benches/report.py benches/report 0 --check) || fail "benches/report.py failed"
+if printf '%s\n' "$report" | grep -q "not measured"; then
+    fail "BENCHMARKS.md would miss a goal: a bench's output no longer matches benches/report.py"
+fi
+
 printf '\nAll checks passed.\n'
