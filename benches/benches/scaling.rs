@@ -143,10 +143,10 @@ fn run(n: usize, dir: &Path, csv: &Path, seed: u64, out: &mut BTreeMap<&'static 
         .unwrap()
     });
     push("search, one hit", Sample { seconds: min_median_max(&latencies).1, mib: sample.mib });
-    // Right after a million-party import the first two of these take
-    // 3.5× the later ones (not the WAL: a truncating checkpoint first does
-    // not change it; not the allocator); the median of three is the
-    // steady cost, the first is reported beside it.
+    // Three in a row: the first after a large import has read more of the
+    // file from disk than the later ones (this machine reclaims cold file
+    // pages), so the median is the steady cost and the first is reported
+    // beside it.
     let mut all_match = Vec::new();
     let mut peak = 0.0_f64;
     for _ in 0..3 {
