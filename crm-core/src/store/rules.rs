@@ -171,31 +171,46 @@ impl Tx<'_> {
             }
             sql
         };
-        // Only the party columns the condition reads are fetched (a string
-        // per party and column is most of a whole-base table's memory).
-        let wants = |f: Feature| features.contains(&f);
-        let column = |wanted: bool, sql: &'static str| if wanted { sql } else { "''" };
+        // Only the party columns the condition reads are fetched and kept
+        // (a string per party and column was most of a whole-base table's
+        // memory).
+        const TEXT_FEATURES: [Feature; 4] =
+            [Feature::Kind, Feature::Stage, Feature::Name, Feature::Language];
+        let wanted: [bool; 4] = TEXT_FEATURES.map(|f| features.contains(&f));
+        let column = |k: usize, sql: &'static str| if wanted[k] { sql } else { "''" };
         let mut stmt = self.conn.prepare_cached(&scope(&format!(
             "SELECT id, {} AS kind, {} AS stage, {} AS name, {} AS language
              FROM parties WHERE deleted_at IS NULL AND (?1 IS NULL OR id = ?1) ORDER BY id",
-            column(wants(Feature::Kind), "kind"),
-            column(wants(Feature::Stage), "coalesce(stage, '')"),
-            column(wants(Feature::Name), "name"),
-            column(wants(Feature::Language), "coalesce(language, '')"),
+            column(0, "kind"),
+            column(1, "coalesce(stage, '')"),
+            column(2, "name"),
+            column(3, "coalesce(language, '')"),
         )))?;
-        let base = collect(&mut stmt, params![one], |row| {
-            Ok((
-                get_parsed::<PartyId>(row, "id")?,
-                get::<String>(row, "kind")?,
-                get::<String>(row, "stage")?,
-                get::<String>(row, "name")?,
-                get::<String>(row, "language")?,
-            ))
-        })?;
+        let mut parties: Vec<PartyId> = Vec::new();
+        let mut texts: [Vec<String>; 4] = Default::default();
+        {
+            let mut rows = stmt.query(params![one])?;
+            while let Some(row) = rows.next()? {
+                parties.push(get_parsed::<PartyId>(row, "id")?);
+                for (k, name) in ["kind", "stage", "name", "language"].into_iter().enumerate() {
+                    if wanted[k] {
+                        texts[k].push(get::<String>(row, name)?);
+                    }
+                }
+            }
+        }
         let index: HashMap<PartyId, usize> =
-            base.iter().enumerate().map(|(i, b)| (b.0, i)).collect();
-        let n = base.len();
-        let parties: Vec<PartyId> = base.iter().map(|b| b.0).collect();
+            parties.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        let n = parties.len();
+        // A text column goes to the table once; a feature listed twice gets a copy.
+        let mut text_column = |feature: Feature| -> Column {
+            let k = TEXT_FEATURES.iter().position(|f| *f == feature).unwrap_or(0);
+            if features.iter().filter(|f| **f == feature).count() > 1 {
+                Column::Str(texts[k].clone())
+            } else {
+                Column::Str(std::mem::take(&mut texts[k]))
+            }
+        };
         let start = |days: i64| {
             time_text(
                 &(today - chrono::Duration::days(days)).and_time(chrono::NaiveTime::MIN).and_utc(),
@@ -232,10 +247,9 @@ impl Tx<'_> {
         let mut columns = Vec::with_capacity(features.len());
         for feature in features {
             let column = match feature {
-                Feature::Kind => Column::Str(base.iter().map(|b| b.1.clone()).collect()),
-                Feature::Stage => Column::Str(base.iter().map(|b| b.2.clone()).collect()),
-                Feature::Name => Column::Str(base.iter().map(|b| b.3.clone()).collect()),
-                Feature::Language => Column::Str(base.iter().map(|b| b.4.clone()).collect()),
+                Feature::Kind | Feature::Stage | Feature::Name | Feature::Language => {
+                    text_column(feature.clone())
+                }
                 Feature::Tags | Feature::Roles => {
                     let sql = if *feature == Feature::Tags {
                         "SELECT party_id, tag FROM party_tags WHERE (?1 IS NULL OR party_id = ?1)"
