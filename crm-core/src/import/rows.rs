@@ -155,8 +155,17 @@ pub(crate) fn run_import<R: Read>(
     report.rows_read = state.rows_read;
     state.bytes_read = source.bytes_read();
     progress(&state);
+    // An import that outgrew the page cache leaves it in a state that slows
+    // later large reads on this connection; start them from an empty cache.
+    if state.rows_read >= CACHE_RELEASE_ROWS {
+        crm.read(|tx| tx.release_cache())?;
+    }
     Ok(report)
 }
+
+/// Imports of at least this many rows release the page cache when done (far
+/// below that, the rows fit in the cache and keeping it warm is better).
+const CACHE_RELEASE_ROWS: u64 = 50_000;
 
 #[derive(Default)]
 struct Counts {
