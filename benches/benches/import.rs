@@ -13,7 +13,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use crm_benches::{env_usize, under_cargo_bench, write_parties_csv};
+use crm_benches::{
+    env_usize, min_median_max, remove_database, under_cargo_bench, write_parties_csv,
+};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -102,10 +104,10 @@ fn reference(csv: &Path, db: &Path, search: bool) -> Duration {
     started.elapsed()
 }
 
-fn summary(rows: usize, times: &mut [Duration]) -> (f64, f64, f64) {
-    times.sort();
-    let rate = |d: &Duration| rows as f64 / d.as_secs_f64();
-    (rate(&times[times.len() - 1]), rate(&times[times.len() / 2]), rate(&times[0]))
+/// Rows per second of each run: min / median / max.
+fn rates(rows: usize, times: &[Duration]) -> (f64, f64, f64) {
+    let rates: Vec<f64> = times.iter().map(|d| rows as f64 / d.as_secs_f64()).collect();
+    min_median_max(&rates)
 }
 
 fn main() {
@@ -126,9 +128,7 @@ fn main() {
     // take gigabytes, and keeping three runs' worth filled the disk.
     let fresh = |name: &str| {
         let path = dir.path().join(name);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        remove_database(&path);
         path
     };
     for run in 0..runs {
@@ -142,16 +142,15 @@ fn main() {
         );
     }
     let ratios = |reference: &[Duration]| -> (f64, f64, f64) {
-        let mut ratios: Vec<f64> =
+        let ratios: Vec<f64> =
             ours.iter().zip(reference).map(|(o, t)| t.as_secs_f64() / o.as_secs_f64()).collect();
-        ratios.sort_by(f64::total_cmp);
-        (ratios[0], ratios[ratios.len() / 2], ratios[ratios.len() - 1])
+        min_median_max(&ratios)
     };
     let (b_lo, b_med, b_hi) = ratios(&base);
     let (i_lo, i_med, i_hi) = ratios(&indexed);
-    let (o_min, o_med, o_max) = summary(rows, &mut ours.clone());
-    let (t_min, t_med, t_max) = summary(rows, &mut base.clone());
-    let (s_min, s_med, s_max) = summary(rows, &mut indexed.clone());
+    let (o_min, o_med, o_max) = rates(rows, &ours);
+    let (t_min, t_med, t_max) = rates(rows, &base);
+    let (s_min, s_med, s_max) = rates(rows, &indexed);
     println!("import of {rows} parties from CSV, {runs} runs (rows/s, min / median / max)");
     println!("  crm import_file:                   {o_min:>10.0} / {o_med:>10.0} / {o_max:>10.0}");
     println!("  raw rusqlite, base tables:         {t_min:>10.0} / {t_med:>10.0} / {t_max:>10.0}");

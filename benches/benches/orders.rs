@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use crm_benches::{env_usize, under_cargo_bench};
+use crm_benches::{env_usize, min_median_max, under_cargo_bench};
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -92,11 +92,6 @@ fn library_converted(crm: &Crm) -> (Duration, usize) {
     (started.elapsed(), rows.len())
 }
 
-fn stats(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (values[0], values[values.len() / 2], values[values.len() - 1])
-}
-
 fn main() {
     if !under_cargo_bench() {
         return; // `cargo test` runs benches once without --bench: skip.
@@ -167,10 +162,10 @@ fn main() {
         converted.push(c.as_secs_f64());
     }
     let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(o, t)| t / o).collect();
-    let (a, b, c) = stats(ours);
-    let (d, e, f) = stats(theirs);
-    let (g, h, i) = stats(converted);
-    let (j, k, l) = stats(ratios);
+    let (a, b, c) = min_median_max(&ours);
+    let (d, e, f) = min_median_max(&theirs);
+    let (g, h, i) = min_median_max(&converted);
+    let (j, k, l) = min_median_max(&ratios);
     println!("revenue and margin per party ({runs} runs, min / median / max):");
     println!("  crm profit_by_party:             {a:.3} / {b:.3} / {c:.3} s");
     println!("  hand-written SQL aggregate:      {d:.3} / {e:.3} / {f:.3} s");

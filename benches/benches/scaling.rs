@@ -38,8 +38,8 @@ use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
 use crm_benches::{
-    CountingAlloc, env_usize, heap, min_median_max, reset_heap_high, under_cargo_bench,
-    write_parties_csv,
+    CountingAlloc, env_usize, heap, min_median_max, remove_database, reset_heap_high,
+    under_cargo_bench, write_parties_csv,
 };
 use crm_core::analytics::{
     BgNbd, FitOptions, GammaGamma, ScoreOptions, TimeUnit, Transactions, score, summarize,
@@ -107,17 +107,11 @@ fn transactions(customers: usize, rng: &mut fastrand::Rng) -> Transactions {
     log
 }
 
-fn remove_db(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-}
-
 /// One run at one size; pushes a sample per stage.
 fn run(n: usize, dir: &Path, csv: &Path, seed: u64, out: &mut BTreeMap<&'static str, Vec<Sample>>) {
     let mut push = |stage: &'static str, sample: Sample| out.entry(stage).or_default().push(sample);
     let db = dir.join("scaling.db");
-    remove_db(&db);
+    remove_database(&db);
     let crm = Crm::open(&db).unwrap();
     let (report, sample) = measure(|| {
         crm.import_file(ImportKind::Parties, csv, &ImportOptions::default(), &mut |_| {}).unwrap()
@@ -167,7 +161,7 @@ fn run(n: usize, dir: &Path, csv: &Path, seed: u64, out: &mut BTreeMap<&'static 
     assert!(change.entered.is_empty() && change.exited.is_empty());
     push("segment refresh", sample);
     drop(crm);
-    remove_db(&db);
+    remove_database(&db);
 
     let log = transactions(n, &mut rng);
     if seed == 7 {

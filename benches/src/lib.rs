@@ -42,6 +42,15 @@ pub fn write_parties_csv(path: &Path, rows: usize) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
+/// Deletes a SQLite database file with its `-wal` and `-shm` companions, if
+/// they exist (benches at a million rows run one database at a time: a few
+/// of them fill the disk).
+pub fn remove_database(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
 /// Minimum, median and maximum of a non-empty sample (`(NaN, NaN, NaN)`
 /// when empty).
 pub fn min_median_max(sample: &[f64]) -> (f64, f64, f64) {
