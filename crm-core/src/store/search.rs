@@ -7,6 +7,22 @@ use crate::store::Tx;
 use crate::store::codec::{collect, get, get_parsed};
 use crate::store::event::limit_param;
 
+/// The text a party's index entry holds, from `parties p` (a macro so that
+/// it joins other SQL at compile time: the index writer and the search's
+/// result rows build the same text).
+macro_rules! party_text {
+    () => {
+        "p.name || coalesce(char(10) || p.notes, '')"
+    };
+}
+
+/// The text an interaction's index entry holds, from `interactions i`.
+macro_rules! interaction_text {
+    () => {
+        "i.subject || coalesce(char(10) || i.body, '') || coalesce(char(10) || i.outcome, '')"
+    };
+}
+
 /// Queries shorter than this many characters cannot use the trigram index.
 const TRIGRAM: usize = 3;
 
@@ -81,21 +97,20 @@ impl Tx<'_> {
         let sql = format!(
             "SELECT party_id, entity, entity_id, text, score, tie FROM (
                 SELECT p.id AS party_id, 'party' AS entity, p.id AS entity_id,
-                       p.name || coalesce(char(10) || p.notes, '') AS text,
-                       s.score AS score, s.rowid AS tie
+                       {} AS text, s.score AS score, s.rowid AS tie
                 FROM (SELECT rowid, {} + 1000.0 AS score FROM party_search WHERE {}
                       ORDER BY score DESC, rowid LIMIT {top}) s
                 JOIN parties p ON p.rowid = s.rowid
                 UNION ALL
-                SELECT i.party_id, 'interaction', i.id,
-                       i.subject || coalesce(char(10) || i.body, '') || coalesce(char(10) || i.outcome, ''),
-                       {}, i.rowid
+                SELECT i.party_id, 'interaction', i.id, {}, {}, i.rowid
                 FROM interaction_search JOIN interactions i ON i.rowid = interaction_search.rowid
                 JOIN parties p ON p.id = i.party_id
                 WHERE {} AND p.deleted_at IS NULL
             )",
+            party_text!(),
             rank("party_search"),
             filter("party_search"),
+            interaction_text!(),
             rank("interaction_search"),
             filter("interaction_search"),
         );
@@ -232,16 +247,21 @@ impl Tx<'_> {
         // journals included.
         let (read, delete, insert) = match entry.table() {
             SearchTable::Party => (
-                "SELECT name || coalesce(char(10) || notes, '') FROM parties
-                 WHERE rowid = ?1 AND deleted_at IS NULL",
+                concat!(
+                    "SELECT ",
+                    party_text!(),
+                    " FROM parties p WHERE p.rowid = ?1 AND p.deleted_at IS NULL"
+                ),
                 "DELETE FROM party_search WHERE rowid = ?1",
                 "INSERT INTO party_search (rowid, text) VALUES (?1, ?2)",
             ),
             SearchTable::Interaction => (
-                "SELECT i.subject || coalesce(char(10) || i.body, '')
-                                  || coalesce(char(10) || i.outcome, '')
-                 FROM interactions i JOIN parties p ON p.id = i.party_id
-                 WHERE i.rowid = ?1 AND p.deleted_at IS NULL",
+                concat!(
+                    "SELECT ",
+                    interaction_text!(),
+                    " FROM interactions i JOIN parties p ON p.id = i.party_id
+                     WHERE i.rowid = ?1 AND p.deleted_at IS NULL"
+                ),
                 "DELETE FROM interaction_search WHERE rowid = ?1",
                 "INSERT INTO interaction_search (rowid, text) VALUES (?1, ?2)",
             ),
