@@ -165,8 +165,9 @@ struct Problem {
     variant: Variant,
 }
 
-/// The part of a customer's log-likelihood that depends on x alone:
-/// `ln Γ(r+x) − ln Γ(r)` plus the Beta term, and its gradient.
+/// The part of a customer's log-likelihood that does not depend on tₓ and
+/// T: `ln Γ(r+x) − ln Γ(r) + r ln α` plus the Beta term, and its gradient
+/// (computed once per distinct x and evaluation, not per row).
 #[derive(Clone, Copy)]
 struct XTerms {
     value: f64,
@@ -181,11 +182,12 @@ fn x_terms(variant: Variant, p: &[f64], x: f64) -> XTerms {
         - ln_gamma(a + b + x + shift);
     let ab = digamma(a + b);
     let abx = digamma(a + b + x + shift);
+    let (alpha, ln_alpha) = (p[1], p[1].ln());
     XTerms {
-        value,
+        value: value + r * ln_alpha,
         grad: [
-            digamma(r + x) - digamma(r),
-            0.0,
+            digamma(r + x) - digamma(r) + ln_alpha,
+            r / alpha,
             ab - abx,
             ab + digamma(b + x + shift) - digamma(b) - abx,
         ],
@@ -244,9 +246,7 @@ fn customer_ll(
     rt: &RowTerms,
 ) -> (f64, [f64; 4]) {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-    let ln_alpha = alpha.ln();
-    let base = xt.value + r * ln_alpha;
-    let d_base = [xt.grad[0] + ln_alpha, r / alpha, xt.grad[2], xt.grad[3]];
+    let (base, d_base) = (xt.value, xt.grad);
     let d_a3 = [-rt.ln_at, -(r + x) / (alpha + t), 0.0, 0.0];
     let mut grad = [0.0; 4];
     match variant {
